@@ -1,0 +1,113 @@
+"""Installing, upgrading and exporting apps: a folder of metadata against what the database holds.
+
+Every install is a plan (readable steps) applied in one transaction with the new metadata revision.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from engine.db import fw_role, write_transaction
+from engine.errors import FormworkError
+from engine.registry import installed_documents
+from engine.runtime import Runtime
+from engine.schema import Plan, Step, apply_plan, plan_changes
+from engine.security import SYSTEM, Actor
+from metamodel import app_from_documents, app_to_documents, load_app, write_app
+from metamodel.model import AppDef
+
+
+class AppError(FormworkError):
+    """An install or upgrade that cannot go ahead (a downgrade, an unknown app...)."""
+
+
+@dataclass(frozen=True)
+class AppPlan:
+    app: AppDef
+    installed_version: str | None
+    plan: Plan
+
+    def describe(self) -> str:
+        head = (f"Install {self.app.name} {self.app.version}" if self.installed_version is None
+                else f"Upgrade {self.app.name} {self.installed_version} -> {self.app.version}")
+        return f"{head}\n{self.plan.describe()}"
+
+
+def semver_key(version: str) -> tuple[int, ...]:
+    core = version.split("-", 1)[0].split("+", 1)[0]
+    return tuple(int(part) for part in core.split("."))
+
+
+def installed_app(conn: Connection, name: str) -> AppDef | None:
+    """Returns the installed metadata of app `name`, or None when it is not installed."""
+    found = installed_documents(conn).get(name)
+    return app_from_documents(found[1]) if found else None
+
+
+def plan_app(runtime: Runtime, app: AppDef | str | Path) -> AppPlan:
+    """Returns what installing `app` (a loaded app or its folder) would change, without changing it."""
+    app = app if isinstance(app, AppDef) else load_app(app)
+    with runtime.engine.connect() as conn:
+        before = installed_app(conn, app.name)
+        old = dict(before.entities) if before else {}
+        plan = plan_changes(conn, old, dict(app.entities))
+    if before is not None and semver_key(app.version) < semver_key(before.version):
+        raise AppError(f"{app.name} {app.version} is older than the installed {before.version}; "
+                       "downgrades are refused")
+    return AppPlan(app, before.version if before else None, plan)
+
+
+def apply_app(runtime: Runtime, app_plan: AppPlan, *, actor: Actor = SYSTEM,
+              after_step: Callable[[Step], None] | None = None) -> int:
+    """Applies a plan made by `plan_app`, records the app's roles and, on first install, its seed."""
+    app = app_plan.app
+    documents = app_to_documents(app)
+    revision = apply_plan(runtime.engine, app_plan.plan, app=app.name, app_version=app.version,
+                          documents=documents, actor_id=actor.id, after_step=after_step)
+    with write_transaction(runtime.engine) as conn:
+        _store_roles(conn, app)
+    runtime.registries.invalidate()
+    if app_plan.installed_version is None and app.seed:
+        _load_seed(runtime, app, actor)
+    return revision
+
+
+def install_app(runtime: Runtime, app: AppDef | str | Path, *, actor: Actor = SYSTEM,
+                after_step: Callable[[Step], None] | None = None) -> int:
+    """Plans and applies `app` at once; returns the new metadata revision."""
+    return apply_app(runtime, plan_app(runtime, app), actor=actor, after_step=after_step)
+
+
+def export_app(runtime: Runtime, name: str, folder: str | Path) -> list[Path]:
+    """Writes the installed app `name` as a folder that installs to the same metadata."""
+    with runtime.engine.connect() as conn:
+        found = installed_documents(conn).get(name)
+    if found is None:
+        raise AppError(f"there is no installed app {name!r}")
+    return write_app(app_from_documents(found[1]), folder)
+
+
+def installed_apps(runtime: Runtime) -> dict[str, str]:
+    """Returns app name -> installed version."""
+    with runtime.engine.connect() as conn:
+        return {name: app_from_documents(docs).version for name, (_rev, docs) in installed_documents(conn).items()}
+
+
+def _store_roles(conn: Connection, app: AppDef) -> None:
+    for role in app.roles:
+        exists = conn.execute(sa.select(fw_role.c.name).where(fw_role.c.name == role.name)).first()
+        values: Mapping[str, Any] = {"app": app.name, "label": dict(role.label)}
+        if exists:
+            conn.execute(sa.update(fw_role).where(fw_role.c.name == role.name).values(values))
+        else:
+            conn.execute(sa.insert(fw_role).values(name=role.name, **values))
+
+
+def _load_seed(runtime: Runtime, app: AppDef, actor: Actor) -> None:
+    records = runtime.records(actor)
+    for entity_name, rows in app.seed.items():
+        records.bulk_create(entity_name, [dict(row) for row in rows])

@@ -1,0 +1,186 @@
+"""Database engines and the system (fw_) tables every installation has.
+
+SQLite gets real transactions around DDL and enforced foreign keys; PostgreSQL works as it is.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """A timezone-aware UTC datetime on every dialect (SQLite stores naive text)."""
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC) if dialect.name != "sqlite" else value
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+system_metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+fw_metadata = sa.Table(
+    "fw_metadata", system_metadata,
+    sa.Column("revision", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("app", sa.String(63), nullable=False, index=True),
+    sa.Column("app_version", sa.String(40), nullable=False),
+    sa.Column("documents", sa.JSON, nullable=False),
+    sa.Column("removed", sa.Boolean, nullable=False, default=False),
+    sa.Column("installed_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("installed_by", sa.Integer),
+)
+
+# Archived fields and entities keep their data under a renamed column or table until restored.
+fw_archive = sa.Table(
+    "fw_archive", system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("entity", sa.String(63), nullable=False),
+    sa.Column("field", sa.String(63)),            # NULL: the whole entity is archived
+    sa.Column("stored_as", sa.String(63), nullable=False),
+    sa.Column("definition", sa.JSON, nullable=False),
+    sa.Column("archived_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("restored_at", UTCDateTime),
+)
+
+fw_department = sa.Table(
+    "fw_department", system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("parent_id", sa.Integer, sa.ForeignKey("fw_department.id", ondelete="RESTRICT")),
+    sa.Column("head_id", sa.Integer),
+)
+
+fw_user = sa.Table(
+    "fw_user", system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(63), nullable=False, unique=True),
+    sa.Column("email", sa.String(254)),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("password_hash", sa.String(255)),
+    sa.Column("is_admin", sa.Boolean, nullable=False, default=False),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("department_id", sa.Integer, sa.ForeignKey("fw_department.id", ondelete="SET NULL")),
+    sa.Column("manager_id", sa.Integer, sa.ForeignKey("fw_user.id", ondelete="SET NULL")),
+    sa.Column("locale", sa.String(10), nullable=False, default="en"),
+    sa.Column("timezone", sa.String(64), nullable=False, default="UTC"),
+    sa.Column("failed_logins", sa.Integer, nullable=False, default=0),
+    sa.Column("last_login_at", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+fw_role = sa.Table(
+    "fw_role", system_metadata,
+    sa.Column("name", sa.String(63), primary_key=True),
+    sa.Column("app", sa.String(63)),
+    sa.Column("label", sa.JSON, nullable=False),
+)
+
+fw_user_role = sa.Table(
+    "fw_user_role", system_metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("fw_user.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("role", sa.String(63), sa.ForeignKey("fw_role.name", ondelete="CASCADE"), primary_key=True),
+)
+
+# Append-only: the application has no code path that updates or deletes an audit row.
+fw_audit = sa.Table(
+    "fw_audit", system_metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False, default=utcnow, index=True),
+    sa.Column("actor_id", sa.Integer, index=True),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("entity", sa.String(63), index=True),
+    sa.Column("record_id", sa.Integer),
+    sa.Column("changes", sa.JSON),
+    sa.Column("detail", sa.JSON),
+    sa.Index("ix_fw_audit_entity_record", "entity", "record_id"),
+)
+
+# One counter per autonumber field and period; incremented under a row lock in the insert's
+# transaction, so a rolled-back insert gives its number back and the sequence has no gaps.
+fw_counter = sa.Table(
+    "fw_counter", system_metadata,
+    sa.Column("entity", sa.String(63), primary_key=True),
+    sa.Column("field", sa.String(63), primary_key=True),
+    sa.Column("period", sa.String(16), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Returns an SQLAlchemy engine for `url`; SQLite connections get transactional DDL and foreign keys."""
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
+    engine = sa.create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        _prepare_sqlite(engine)
+    return engine
+
+
+def _prepare_sqlite(engine: Engine) -> None:
+    # pysqlite opens transactions lazily and never around DDL; take control so that a schema
+    # change and its data copy commit or roll back together (SQLAlchemy's documented recipe).
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+        _register_formula_functions(dbapi_connection)
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
+
+
+def _register_formula_functions(dbapi_connection: Any) -> None:
+    try:
+        from formula import sqlite_functions
+    except ImportError:
+        return
+    sqlite_functions.register(dbapi_connection)
+
+
+def create_system_tables(engine: Engine) -> None:
+    system_metadata.create_all(engine)
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[sa.Connection]:
+    """Yields a connection inside a write transaction; on SQLite it takes the write lock up front
+    (BEGIN IMMEDIATE), so two writers queue instead of failing to upgrade their locks."""
+    with engine.connect() as conn:
+        conn.info["immediate"] = True
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            conn.info.pop("immediate", None)

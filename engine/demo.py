@@ -1,0 +1,251 @@
+"""Realistic demo data for any installed app: Faker values by field type and name, consistent links.
+
+Parents are filled before children; a record's lookups agree with each other (a quote's account is
+its opportunity's account), and ownership is spread over the installation's users.
+"""
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from graphlib import CycleError, TopologicalSorter
+from typing import Any, Callable
+
+import sqlalchemy as sa
+from faker import Faker
+
+from engine.db import fw_user
+from engine.registry import Registry
+from engine.runtime import Runtime
+from engine.security import SYSTEM
+from engine.tables import stored_fields
+from metamodel.fieldtypes import field_type
+from metamodel.model import EntityDef, FieldDef
+
+CHUNK = 2000
+
+# How many records of each entity per 100, where an app names them; others share what is left.
+WEIGHTS = {"account": 10, "contact": 18, "lead": 14, "opportunity": 12, "quote": 6, "quote_line": 12,
+           "contract": 4, "payment": 6, "ticket": 6, "activity": 8, "task": 6, "campaign": 1,
+           "article": 1, "product": 1}
+
+Progress = Callable[[int], None]
+
+
+class _Values:
+    """Makes one plausible value for a field, from its type, its name and its entity."""
+
+    def __init__(self, rng: random.Random, today: date):
+        self.rng = rng
+        self.today = today
+        self.fakers = [Faker("zh_CN"), Faker("en_US")]
+        for n, faker in enumerate(self.fakers):
+            faker.seed_instance(rng.randrange(1 << 30) + n)
+        self.faker = self.fakers[0]
+
+    def pick_locale(self) -> None:
+        self.faker = self.fakers[0] if self.rng.random() < 0.7 else self.fakers[1]
+
+    def value(self, entity: EntityDef, f: FieldDef) -> Any:
+        by_name = self._by_name(entity, f)
+        if by_name is not None:
+            return by_name
+        return getattr(self, f"_{f.type}", lambda _f: None)(f)
+
+    def _by_name(self, entity: EntityDef, f: FieldDef) -> Any:
+        name, fake = f.name, self.faker
+        if f.type not in ("text", "textarea"):
+            return None
+        if name == "name" and entity.name in ("account",):
+            return fake.company()
+        if name in ("name", "contact_name") and entity.name in ("contact", "lead"):
+            return fake.name()
+        if name == "company":
+            return fake.company()
+        if name in ("title",) and entity.name in ("contact", "lead"):
+            return fake.job()
+        if name in ("city",):
+            return fake.city()
+        if name in ("address",):
+            return fake.address()
+        if name in ("department",):
+            return self.rng.choice(["销售部", "采购部", "技术部", "财务部", "IT", "Operations", "Procurement"])
+        if name in ("code", "credit_code", "invoice_number"):
+            return f"{name[:2].upper()}{self.rng.randrange(10**8):08d}"
+        if f.type == "textarea":
+            return fake.paragraph(nb_sentences=2)
+        return fake.catch_phrase() if self.faker is self.fakers[1] else fake.sentence(nb_words=4).rstrip("。.")
+
+    def _text(self, f: FieldDef) -> str:
+        return self.faker.sentence(nb_words=3).rstrip("。.")
+
+    def _email(self, f: FieldDef) -> str:
+        return self.faker.email()
+
+    def _phone(self, f: FieldDef) -> str:
+        return self.faker.phone_number()
+
+    def _url(self, f: FieldDef) -> str:
+        return self.faker.url()
+
+    def _integer(self, f: FieldDef) -> int:
+        low, high = int(f.option("min", 0)), int(f.option("max", 1000))
+        return self.rng.randint(low, high)
+
+    def _number(self, f: FieldDef) -> Decimal:
+        low, high = float(f.option("min", 1)), float(f.option("max", 100))
+        return Decimal(str(round(self.rng.uniform(low, high), int(f.option("precision", 2)))))
+
+    def _currency(self, f: FieldDef) -> Decimal:
+        amount = self.rng.choice([5, 10, 20, 50, 80, 120, 300, 800]) * 1000 * self.rng.uniform(0.5, 1.5)
+        return Decimal(str(round(amount, 2)))
+
+    def _percent(self, f: FieldDef) -> Decimal:
+        high = min(float(f.option("max", 100)), 30.0)
+        return Decimal(str(round(self.rng.uniform(0, high), 2)))
+
+    def _boolean(self, f: FieldDef) -> bool:
+        return self.rng.random() < 0.5
+
+    def _date(self, f: FieldDef) -> date:
+        return self.today + timedelta(days=self.rng.randint(-300, 200))
+
+    def _datetime(self, f: FieldDef) -> datetime:
+        day = self._date(f)
+        return datetime(day.year, day.month, day.day, self.rng.randint(8, 19), self.rng.choice([0, 15, 30, 45]),
+                        tzinfo=UTC)
+
+    def _picklist(self, f: FieldDef) -> str | None:
+        values = [v["value"] for v in f.option("values", ())]
+        return self.rng.choice(values) if values else None
+
+    def _multipicklist(self, f: FieldDef) -> list[str]:
+        values = [v["value"] for v in f.option("values", ())]
+        return self.rng.sample(values, k=min(len(values), self.rng.randint(0, 2)))
+
+
+def _order(registry: Registry) -> list[EntityDef]:
+    graph: dict[str, set[str]] = {}
+    for entity in registry.entities.values():
+        graph[entity.name] = {f.option("target") for f in entity.fields
+                              if f.option("target") and f.option("target") != entity.name
+                              and f.option("target") in registry.entities and f.required}
+    try:
+        names = list(TopologicalSorter(graph).static_order())
+    except CycleError:
+        names = sorted(graph)
+    return [registry.entity(n) for n in names]
+
+
+def _shares(entities: list[EntityDef], total: int) -> dict[str, int]:
+    weights = {e.name: WEIGHTS.get(e.name, 4) for e in entities}
+    scale = total / sum(weights.values())
+    counts = {name: max(1, int(w * scale)) for name, w in weights.items()}
+    biggest = max(counts, key=counts.get)
+    counts[biggest] += total - sum(counts.values())
+    return counts
+
+
+def generate_demo(runtime: Runtime, total: int, *, seed: int | None = None,
+                  progress: Progress | None = None) -> dict[str, int]:
+    """Creates about `total` records across the installed entities; returns entity -> count."""
+    rng = random.Random(seed)
+    registry = runtime.registry()
+    today = runtime.clock().date()
+    values = _Values(rng, today)
+    with runtime.engine.connect() as conn:
+        owners = list(conn.execute(sa.select(fw_user.c.id).where(fw_user.c.active.is_(True))).scalars())
+    entities = _order(registry)
+    counts = _shares(entities, total)
+    links = _Links()
+    created: dict[str, int] = {}
+    records = runtime.records(SYSTEM, registry=registry)
+    for entity in entities:
+        done = 0
+        wanted = counts[entity.name]
+        while done < wanted:
+            size = min(CHUNK, wanted - done)
+            rows = [_row(entity, registry, values, links, owners, rng) for _ in range(size)]
+            result = records.bulk_create(entity.name, rows, skip_invalid=True)
+            refused = {e.row for e in result.errors}
+            kept = (r for n, r in enumerate(rows, 1) if n not in refused)
+            for record_id, row in zip(result.created, kept):
+                links.add(entity.name, record_id, {k: v for k, v in row.items() if _is_link(entity, k)})
+            done += size
+            created[entity.name] = created.get(entity.name, 0) + len(result.created)
+            if progress is not None:
+                progress(size)
+    return created
+
+
+def _is_link(entity: EntityDef, name: str) -> bool:
+    return name == "owner_id" or (entity.has_field(name) and bool(entity.field(name).option("target")))
+
+
+class _Links:
+    """The lookup values of every record created so far, to link children to real parents."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, list[int]] = defaultdict(list)
+        self.values: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
+
+    def add(self, entity: str, record_id: int, lookups: dict[str, Any]) -> None:
+        self.ids[entity].append(record_id)
+        self.values[entity][record_id] = lookups
+
+
+def _row(entity: EntityDef, registry: Registry, values: _Values, links: _Links,
+         owners: list[int], rng: random.Random) -> dict[str, Any]:
+    values.pick_locale()
+    row: dict[str, Any] = {}
+    for f in stored_fields(entity):
+        kind = field_type(f.type)
+        if kind.generated or f.type in ("file",):
+            continue
+        if f.type in ("user",):
+            if owners:
+                row[f.name] = rng.choice(owners)
+            continue
+        target = f.option("target")
+        if target:
+            continue
+        if not f.required and rng.random() < 0.15:
+            continue
+        row[f.name] = values.value(entity, f)
+    _link(entity, registry, row, links, rng)
+    _order_dates(entity, row)
+    if owners:
+        row["owner_id"] = rng.choice(owners)
+    return row
+
+
+def _link(entity: EntityDef, registry: Registry, row: dict[str, Any], links: _Links,
+          rng: random.Random) -> None:
+    lookups = [f for f in entity.fields if f.option("target")]
+    # Required links first: they decide the others (a quote's account follows its opportunity).
+    for f in sorted(lookups, key=lambda f: not _required(f)):
+        target = f.option("target")
+        if f.name in row or not links.ids.get(target) or (not _required(f) and rng.random() < 0.3):
+            continue
+        parent_id = rng.choice(links.ids[target])
+        row[f.name] = parent_id
+        parent = registry.entity(target)
+        for name, linked_id in links.values[target][parent_id].items():
+            if name == "owner_id" or linked_id is None:
+                continue
+            linked_target = parent.field(name).option("target")
+            for sibling in lookups:
+                if sibling.name not in row and sibling.option("target") == linked_target:
+                    row[sibling.name] = linked_id
+
+
+def _required(f: FieldDef) -> bool:
+    return f.required or field_type(f.type).implicitly_required
+
+
+def _order_dates(entity: EntityDef, row: dict[str, Any]) -> None:
+    # Ends come after starts, so date-order validation rules hold for demo data.
+    for start, end in (("start_date", "end_date"), ("quote_date", "valid_until"), ("start_at", "end_at")):
+        if start in row and end in row and row[start] and row[end] and row[end] < row[start]:
+            row[start], row[end] = row[end], row[start]

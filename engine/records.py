@@ -1,0 +1,419 @@
+"""The single write path: permission -> coerce -> defaults -> validation -> write -> audit.
+
+The web form, the API, imports and flows all save through RecordService, so no rule is skipped.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from engine import audit
+from engine.autonumber import AutonumberFormat, allocate
+from engine.db import write_transaction
+from engine.errors import ConflictError, FieldError, NotFound, Problems, ValidationError
+from engine.registry import Registry
+from engine.security import Actor, check_write, read_scope
+from engine.tables import stored_fields
+from metamodel.fieldtypes import FieldValueError, field_type
+from metamodel.model import EntityDef, FieldDef
+
+MISSING = object()
+SYSTEM_WRITABLE = ("owner_id",)
+RECORD_COLUMNS = ("id", "owner_id", "created_at", "created_by", "updated_at", "updated_by", "version",
+                  "deleted_at")
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What a bulk write did: the ids it created, in input order, and the rows it refused."""
+    created: list[int]
+    errors: list[FieldError] = field(default_factory=list)
+
+
+def row_to_record(entity: EntityDef, row: Mapping[str, Any]) -> dict[str, Any]:
+    """Returns a record (Python values keyed by field name) from a table row."""
+    record = {name: row[name] for name in RECORD_COLUMNS if name in row}
+    for f in stored_fields(entity):
+        if f.name in row:
+            record[f.name] = field_type(f.type).from_db(f, row[f.name])
+    return record
+
+
+def json_value(f: FieldDef, value: Any) -> Any:
+    return None if value is None else field_type(f.type).to_json(f, value)
+
+
+class RecordService:
+    """Creates, updates, deletes and restores records of any entity for one actor."""
+
+    def __init__(self, engine: Engine, registry: Registry, actor: Actor, clock: Clock,
+                 conn: Connection | None = None):
+        self.engine = engine
+        self.registry = registry
+        self.actor = actor
+        self.clock = clock
+        self._conn = conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        if self._conn is not None:
+            yield self._conn   # the caller's transaction: it commits or rolls back the whole
+            return
+        with write_transaction(self.engine) as conn:
+            yield conn
+
+    # -- create ----------------------------------------------------------------------------
+    def create(self, entity_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Validates and inserts one record; returns it as stored. Raises ValidationError."""
+        result = self.bulk_create(entity_name, [values])
+        return self._read(entity_name, result.created[0])
+
+    def bulk_create(self, entity_name: str, rows: Sequence[Mapping[str, Any]], *,
+                    skip_invalid: bool = False) -> BulkResult:
+        """Validates every row, then inserts them in one transaction.
+
+        With errors and `skip_invalid` False, nothing is written and ValidationError lists every
+        bad row (1-based) and field; with `skip_invalid` True the good rows are written.
+        """
+        entity = self.registry.entity(entity_name)
+        table = self.registry.table(entity_name)
+        check_write(self.actor, entity, "create")
+        now = self.clock()
+        problems = Problems(entity.name)
+        prepared: list[tuple[int, dict[str, Any]]] = []
+        for number, values in enumerate(rows, 1):
+            row_problems = Problems(entity.name)
+            columns = self._columns_for_create(entity, values, row_problems, number)
+            problems.errors.extend(row_problems.errors)
+            if not row_problems.errors:
+                prepared.append((number, columns))
+        with self._transaction() as conn:
+            self._check_references(conn, entity, prepared, problems)
+            self._check_unique(conn, entity, prepared, problems, exclude_id=None)
+            bad_rows = {e.row for e in problems.errors}
+            if problems.errors and not skip_invalid:
+                raise ValidationError(entity.name, problems.errors)
+            good = [(n, c) for n, c in prepared if n not in bad_rows]
+            ids = self._insert(conn, entity, table, [c for _, c in good], now)
+            return BulkResult(ids, problems.errors)
+
+    def _columns_for_create(self, entity: EntityDef, values: Mapping[str, Any], problems: Problems,
+                            row: int) -> dict[str, Any]:
+        self._refuse_unknown(entity, values, problems, row)
+        columns: dict[str, Any] = {}
+        for f in stored_fields(entity):
+            kind = field_type(f.type)
+            if kind.generated:
+                continue
+            raw = values.get(f.name, MISSING)
+            if raw is MISSING:
+                raw = f.default
+            value = self._coerce(f, raw, problems, row)
+            if value is MISSING:
+                continue
+            columns[f.name] = kind.to_db(f, value) if value is not None else None
+        if "owner_id" in values:
+            columns["owner_id"] = self._owner(values["owner_id"], problems, row)
+        else:
+            columns["owner_id"] = self.actor.id
+        return columns
+
+    def _insert(self, conn: Connection, entity: EntityDef, table: sa.Table, rows: list[dict[str, Any]],
+                now: datetime) -> list[int]:
+        if not rows:
+            return []
+        for f in stored_fields(entity):
+            if field_type(f.type).generated:
+                fmt = AutonumberFormat(f.option("format") or "{0000}")
+                for columns, number in zip(rows, allocate(conn, entity.name, f.name, fmt, len(rows), now)):
+                    columns[f.name] = number
+        for columns in rows:
+            columns.update(created_at=now, created_by=self.actor.id, updated_at=now,
+                           updated_by=self.actor.id, version=1)
+        ids = self._insert_returning_ids(conn, table, rows)
+        fields = stored_fields(entity)
+        audit.write_entries(conn, ({
+            "at": now, "actor_id": self.actor.id, "action": "create", "entity": entity.name,
+            "record_id": record_id, "detail": {"version": 1},
+            "changes": {f.name: [None, self._json_from_db(f, columns.get(f.name))]
+                        for f in fields if columns.get(f.name) is not None},
+        } for record_id, columns in zip(ids, rows)))
+        return ids
+
+    @staticmethod
+    def _insert_returning_ids(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> list[int]:
+        if len(rows) == 1:
+            return [conn.execute(sa.insert(table).values(rows[0])).inserted_primary_key[0]]
+        # "insertmanyvalues" batches the rows and keeps RETURNING in input order on both dialects.
+        result = conn.execute(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+        return [row[0] for row in result]
+
+    # -- update ----------------------------------------------------------------------------
+    def update(self, entity_name: str, record_id: int, values: Mapping[str, Any], *,
+               expected_version: int | None = None) -> dict[str, Any]:
+        """Changes the given fields of one record; returns it as stored.
+
+        With `expected_version`, a record saved by someone else since then raises ConflictError
+        naming the fields they changed, and nothing is written.
+        """
+        entity = self.registry.entity(entity_name)
+        table = self.registry.table(entity_name)
+        now = self.clock()
+        with self._transaction() as conn:
+            current = self._load_for_write(conn, entity, table, record_id)
+            check_write(self.actor, entity, "update", current)
+            if expected_version is not None and current["version"] != expected_version:
+                raise self._conflict(conn, entity, current, expected_version)
+            problems = Problems(entity.name)
+            self._refuse_unknown(entity, values, problems, None)
+            columns: dict[str, Any] = {}
+            for f in stored_fields(entity):
+                if f.name not in values or field_type(f.type).generated:
+                    continue
+                if f.read_only and self.actor.id is not None:
+                    problems.add(f.name, "is read-only")
+                    continue
+                value = self._coerce(f, values[f.name], problems, None)
+                if value is not MISSING:
+                    columns[f.name] = field_type(f.type).to_db(f, value) if value is not None else None
+            if "owner_id" in values:
+                columns["owner_id"] = self._owner(values["owner_id"], problems, None)
+            problems.raise_if_any()
+            changed = {name: value for name, value in columns.items()
+                       if value != self._stored(entity, name, current)}
+            self._check_required_after(entity, current, changed, problems)
+            prepared = [(None, changed)]
+            self._check_references(conn, entity, prepared, problems)
+            self._check_unique(conn, entity, prepared, problems, exclude_id=record_id)
+            problems.raise_if_any()
+            if not changed:
+                return current
+            version = current["version"] + 1
+            result = conn.execute(sa.update(table).where(table.c.id == record_id,
+                                                         table.c.version == current["version"])
+                                  .values({**changed, "version": version, "updated_at": now,
+                                           "updated_by": self.actor.id}))
+            if result.rowcount != 1:
+                raise self._conflict(conn, entity, self._load_for_write(conn, entity, table, record_id),
+                                     current["version"])
+            audit.write_entry(conn, self.actor, "update", entity.name, record_id,
+                              self._diff(entity, current, changed), {"version": version}, at=now)
+            return self._read(entity.name, record_id, conn)
+
+    def _check_required_after(self, entity: EntityDef, current: dict[str, Any], changed: dict[str, Any],
+                              problems: Problems) -> None:
+        for name, value in changed.items():
+            if name == "owner_id":
+                continue
+            f = entity.field(name)
+            if value is None and (f.required or field_type(f.type).implicitly_required):
+                problems.add(name, "is required")
+
+    def _diff(self, entity: EntityDef, current: dict[str, Any], changed: dict[str, Any]) -> dict:
+        diff = {}
+        for name, stored in changed.items():
+            if name == "owner_id":
+                diff[name] = (current.get("owner_id"), stored)
+                continue
+            f = entity.field(name)
+            diff[name] = (json_value(f, current.get(name)), self._json_from_db(f, stored))
+        return diff
+
+    def _conflict(self, conn: Connection, entity: EntityDef, current: dict[str, Any],
+                  expected_version: int) -> ConflictError:
+        changed: list[str] = []
+        last_by, last_at = current.get("updated_by"), current.get("updated_at")
+        for entry in audit.record_history(conn, entity.name, current["id"]):
+            if entry.detail.get("version", 0) <= expected_version:
+                break
+            changed.extend(name for name in entry.changes if name not in changed)
+        return ConflictError(entity.name, current["id"], expected_version, current, sorted(changed),
+                             last_by, last_at)
+
+    # -- delete and restore ------------------------------------------------------------------
+    def delete(self, entity_name: str, record_id: int) -> None:
+        """Moves a record, and its master-detail children, to the recycle bin."""
+        entity = self.registry.entity(entity_name)
+        table = self.registry.table(entity_name)
+        now = self.clock()
+        with self._transaction() as conn:
+            current = self._load_for_write(conn, entity, table, record_id)
+            check_write(self.actor, entity, "delete", current)
+            self._refuse_restricted(conn, entity, record_id)
+            self._set_deleted(conn, entity, [record_id], now, now)
+
+    def _set_deleted(self, conn: Connection, entity: EntityDef, ids: list[int], stamp: datetime | None,
+                     now: datetime, *, restoring_from: datetime | None = None) -> None:
+        if not ids:
+            return
+        table = self.registry.table(entity.name)
+        action = "delete" if stamp is not None else "restore"
+        conn.execute(sa.update(table).where(table.c.id.in_(ids))
+                     .values(deleted_at=stamp, version=table.c.version + 1, updated_at=now,
+                             updated_by=self.actor.id))
+        audit.write_entries(conn, ({"at": now, "actor_id": self.actor.id, "action": action,
+                                    "entity": entity.name, "record_id": i, "changes": {}, "detail": {}}
+                                   for i in ids))
+        for child, via in self.registry.children_of(entity.name):
+            if child.field(via).type != "master_detail":
+                continue
+            child_table = self.registry.table(child.name)
+            # Restoring brings back the children deleted with the parent, not older deletions.
+            deleted_match = (child_table.c.deleted_at.is_(None) if stamp is not None
+                             else child_table.c.deleted_at == restoring_from)
+            child_ids = list(conn.execute(sa.select(child_table.c.id).where(
+                child_table.c[via].in_(ids), deleted_match)).scalars())
+            self._set_deleted(conn, child, child_ids, stamp, now, restoring_from=restoring_from)
+
+    def restore(self, entity_name: str, record_id: int) -> dict[str, Any]:
+        """Brings a record back from the recycle bin with the children deleted along with it."""
+        entity = self.registry.entity(entity_name)
+        table = self.registry.table(entity_name)
+        now = self.clock()
+        with self._transaction() as conn:
+            current = self._load_for_write(conn, entity, table, record_id, deleted=True)
+            check_write(self.actor, entity, "update", current)
+            self._check_unique(conn, entity, [(None, {f.name: self._stored(entity, f.name, current)
+                                                      for f in stored_fields(entity)})],
+                               problems := Problems(entity.name), exclude_id=record_id)
+            problems.raise_if_any()
+            self._set_deleted(conn, entity, [record_id], None, now, restoring_from=current["deleted_at"])
+            return self._read(entity.name, record_id, conn)
+
+    def _refuse_restricted(self, conn: Connection, entity: EntityDef, record_id: int) -> None:
+        for child, via in self.registry.children_of(entity.name):
+            f = child.field(via)
+            if f.option("on_delete") != "restrict":
+                continue
+            child_table = self.registry.table(child.name)
+            count = conn.execute(sa.select(sa.func.count()).where(
+                child_table.c[via] == record_id, child_table.c.deleted_at.is_(None))).scalar_one()
+            if count:
+                raise ValidationError(entity.name, [FieldError(None, f"{count} {child.name} records still "
+                                                                     f"point at this record through {via}")])
+
+    # -- shared checks -----------------------------------------------------------------------
+    def _refuse_unknown(self, entity: EntityDef, values: Mapping[str, Any], problems: Problems,
+                        row: int | None) -> None:
+        for name in values:
+            if name in SYSTEM_WRITABLE:
+                continue
+            if not entity.has_field(name):
+                problems.add(name, f"is not a field of {entity.name}", row)
+            elif not field_type(entity.field(name).type).stored:
+                problems.add(name, "is computed and cannot be set", row)
+
+    def _coerce(self, f: FieldDef, raw: Any, problems: Problems, row: int | None) -> Any:
+        kind = field_type(f.type)
+        try:
+            value = kind.coerce(f, raw)
+        except FieldValueError as exc:
+            problems.add(f.name, exc.message, row)
+            return MISSING
+        if value is None:
+            if f.required or kind.implicitly_required:
+                problems.add(f.name, "is required", row)
+                return MISSING
+            return None
+        messages = kind.check_value(f, value)
+        for message in messages:
+            problems.add(f.name, message, row)
+        return MISSING if messages else value
+
+    def _owner(self, raw: Any, problems: Problems, row: int | None) -> int | None:
+        try:
+            return int(raw) if raw not in (None, "") else None
+        except (TypeError, ValueError):
+            problems.add("owner_id", "must be a user id", row)
+            return None
+
+    def _check_references(self, conn: Connection, entity: EntityDef,
+                          prepared: list[tuple[int | None, dict[str, Any]]], problems: Problems) -> None:
+        for f in stored_fields(entity):
+            fk = field_type(f.type).foreign_key(f)
+            if fk is None:
+                continue
+            wanted = {c[f.name] for _, c in prepared if c.get(f.name) is not None}
+            if not wanted:
+                continue
+            target_table = fk[0]
+            target = (self.registry.table(target_table) if target_table in self.registry.tables
+                      else sa.table(target_table, sa.column("id")))
+            query = sa.select(target.c.id).where(target.c.id.in_(wanted))
+            if "deleted_at" in target.c:
+                query = query.where(target.c.deleted_at.is_(None))
+            found = set(conn.execute(query).scalars())
+            for row, columns in prepared:
+                value = columns.get(f.name)
+                if value is not None and value not in found:
+                    problems.add(f.name, f"there is no {target_table} with id {value}", row)
+
+    def _check_unique(self, conn: Connection, entity: EntityDef,
+                      prepared: list[tuple[int | None, dict[str, Any]]], problems: Problems,
+                      exclude_id: int | None) -> None:
+        table = self.registry.table(entity.name)
+        for f in stored_fields(entity):
+            if not f.unique:
+                continue
+            seen: dict[Any, int | None] = {}
+            for row, columns in prepared:
+                value = columns.get(f.name)
+                if value is None:
+                    continue
+                if value in seen:
+                    problems.add(f.name, f"{value!r} is already used by row {seen[value]}", row)
+                seen.setdefault(value, row)
+            if not seen:
+                continue
+            query = sa.select(table.c[f.name], table.c.id).where(table.c[f.name].in_(list(seen)),
+                                                                 table.c.deleted_at.is_(None))
+            if exclude_id is not None:
+                query = query.where(table.c.id != exclude_id)
+            taken = dict(conn.execute(query).all())
+            for row, columns in prepared:
+                value = columns.get(f.name)
+                if value in taken:
+                    problems.add(f.name, f"{value!r} is already used by {entity.name} {taken[value]}", row)
+
+    # -- reading inside the write path ---------------------------------------------------------
+    def _load_for_write(self, conn: Connection, entity: EntityDef, table: sa.Table, record_id: int,
+                        deleted: bool = False) -> dict[str, Any]:
+        query = sa.select(table).where(table.c.id == record_id)
+        query = query.where(table.c.deleted_at.is_not(None) if deleted else table.c.deleted_at.is_(None))
+        scope = read_scope(self.actor, entity, table)
+        if scope is not None:
+            query = query.where(scope)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = conn.execute(query).mappings().first()
+        if row is None:
+            raise NotFound(entity.name, record_id)
+        return row_to_record(entity, row)
+
+    def _read(self, entity_name: str, record_id: int, conn: Connection | None = None) -> dict[str, Any]:
+        from engine.query import QueryService
+
+        return QueryService(self.engine, self.registry, self.actor, conn=conn or self._conn).get(
+            entity_name, record_id)
+
+    @staticmethod
+    def _stored(entity: EntityDef, name: str, record: dict[str, Any]) -> Any:
+        if name in RECORD_COLUMNS:
+            return record.get(name)
+        f = entity.field(name)
+        value = record.get(name)
+        return field_type(f.type).to_db(f, value) if value is not None else None
+
+    @staticmethod
+    def _json_from_db(f: FieldDef, stored: Any) -> Any:
+        if stored is None:
+            return None
+        kind = field_type(f.type)
+        return kind.to_json(f, kind.from_db(f, stored))

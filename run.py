@@ -1,0 +1,33 @@
+"""Run Formwork on this machine: initialise the instance on first run, then serve it.
+
+First run: SQLite database in ./instance, the default CRM, demo data and the admin login printed.
+"""
+from __future__ import annotations
+
+import os
+
+import click
+
+from engine.config import load_config
+from engine.runtime import Runtime
+from ui.cli import DEFAULT_APP, init_instance, serve_app
+
+DEMO_RECORDS = int(os.environ.get("FORMWORK_DEMO_RECORDS", "2000"))
+
+
+def main() -> None:
+    config = load_config()
+    rt = Runtime.from_config(config)
+    rt.create_system_tables()
+    if init_instance(rt, DEFAULT_APP, config.admin_password):
+        from engine.demo import generate_demo
+
+        created = generate_demo(rt, DEMO_RECORDS, seed=1)
+        click.echo(f"Demo data: {sum(created.values())} records")
+    rt.dispose()
+    serve_app(os.environ.get("FORMWORK_HOST", "127.0.0.1"), int(os.environ.get("FORMWORK_PORT", "5000")),
+              workers=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,279 @@
+"""The `formwork` command line: thin click wrappers over engine functions.
+
+A user's mistake ends with a one-line reason and a non-zero exit, never a traceback.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from engine.config import load_config
+from engine.errors import FormworkError
+
+DEFAULT_APP = Path(__file__).resolve().parent.parent / "apps" / "crm_default"
+
+
+class Failure(click.ClickException):
+    """Printed as 'Error: <message>' with exit code 1."""
+
+
+def friendly(command: Callable) -> Callable:
+    """Turns the errors a user can cause into one-line failures."""
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from metamodel import MetadataError
+
+        try:
+            return command(*args, **kwargs)
+        except MetadataError as exc:
+            for issue in exc.issues:
+                click.echo(str(issue), err=True)
+            raise Failure(f"{len(exc.issues)} problem(s) in the app metadata") from None
+        except (FormworkError, KeyError, OSError) as exc:
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            raise Failure(str(message).splitlines()[0] if isinstance(exc, OSError) else str(message)) from None
+    return wrapper
+
+
+def runtime():
+    from engine.runtime import Runtime
+
+    rt = Runtime.from_config(load_config())
+    rt.create_system_tables()
+    return rt
+
+
+@click.group()
+@click.version_option(package_name="formwork")
+def main() -> None:
+    """Formwork: a low-code CRM builder."""
+
+
+# -- init ------------------------------------------------------------------------------------
+@main.command()
+@click.option("--app", "app_folder", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_APP,
+              show_default="the default CRM", help="App folder to install.")
+@friendly
+def init(app_folder: Path) -> None:
+    """Create the database, install the app and the administrator `admin`."""
+    config = load_config()
+    rt = runtime()
+    init_instance(rt, app_folder, config.admin_password)
+
+
+def init_instance(rt, app_folder: Path, admin_password: str | None, *, echo: Callable = click.echo) -> bool:
+    """Installs `app_folder` unless an app is there and creates `admin`; returns False if already done."""
+    from engine.apps import installed_apps, install_app
+    from engine.db import write_transaction
+    from engine.users import create_user, user_count
+
+    if installed_apps(rt):
+        echo(f"Already initialised: {rt.engine.url.render_as_string(hide_password=True)}")
+        return False
+    _install_with_progress(rt, app_folder)
+    with write_transaction(rt.engine) as conn:
+        if user_count(conn) == 0:
+            admin = create_user(conn, "admin", password=admin_password, display_name="Administrator",
+                                is_admin=True, roles=["admin"] if _role_exists(conn, "admin") else [])
+            shown = admin.password if admin_password is None else "(from FORMWORK_ADMIN_PASSWORD)"
+            echo(f"Administrator login: username admin, password {shown}")
+    echo(f"Initialised {rt.engine.url.render_as_string(hide_password=True)}")
+    return True
+
+
+def _role_exists(conn, name: str) -> bool:
+    import sqlalchemy as sa
+
+    from engine.db import fw_role
+
+    return conn.execute(sa.select(fw_role.c.name).where(fw_role.c.name == name)).first() is not None
+
+
+def _install_with_progress(rt, folder: Path, *, plan=None) -> int:
+    from engine.apps import apply_app, plan_app
+
+    plan = plan or plan_app(rt, folder)
+    with click.progressbar(length=max(len(plan.plan.steps), 1), label=f"Installing {plan.app.name}",
+                           file=sys.stderr) as bar:
+        revision = apply_app(rt, plan, after_step=lambda _step: bar.update(1))
+    return revision
+
+
+# -- app ------------------------------------------------------------------------------------
+@main.group()
+def app() -> None:
+    """Validate, plan, install, upgrade and export apps."""
+
+
+@app.command("validate")
+@click.argument("path", type=click.Path(path_type=Path))
+def app_validate(path: Path) -> None:
+    """Check an app folder; print every problem with its file and JSON path."""
+    from metamodel import validate_app
+
+    report = validate_app(path)
+    if report.issues:
+        for issue in report.issues:
+            click.echo(str(issue))
+        raise Failure(f"{len(report.issues)} problem(s) in {path}")
+    loaded = report.app
+    fields = sum(len(e.fields) for e in loaded.entities.values())
+    click.echo(f"{loaded.name} {loaded.version}: valid — {len(loaded.entities)} entities, {fields} fields, "
+               f"{len(loaded.flows)} flows")
+
+
+@app.command("plan")
+@click.argument("path", type=click.Path(path_type=Path))
+@friendly
+def app_plan(path: Path) -> None:
+    """Show what installing or upgrading to the app folder would change."""
+    from engine.apps import plan_app
+
+    click.echo(plan_app(runtime(), path).describe())
+
+
+@app.command("install")
+@click.argument("path", type=click.Path(path_type=Path))
+@friendly
+def app_install(path: Path) -> None:
+    """Install an app folder."""
+    from engine.apps import plan_app
+
+    rt = runtime()
+    plan = plan_app(rt, path)
+    if plan.installed_version is not None:
+        raise Failure(f"{plan.app.name} is already installed ({plan.installed_version}); use `app upgrade`")
+    _refuse_if_blocked(plan)
+    revision = _install_with_progress(rt, path, plan=plan)
+    click.echo(f"Installed {plan.app.name} {plan.app.version} (metadata revision {revision})")
+
+
+@app.command("upgrade")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--yes", is_flag=True, help="Apply without asking.")
+@friendly
+def app_upgrade(path: Path, yes: bool) -> None:
+    """Show the plan for an app folder, then apply it after confirmation."""
+    from engine.apps import plan_app
+
+    rt = runtime()
+    plan = plan_app(rt, path)
+    click.echo(plan.describe())
+    _refuse_if_blocked(plan)
+    if plan.plan.is_empty and plan.installed_version == plan.app.version:
+        click.echo("Nothing to do.")
+        return
+    if not yes and not click.confirm("Apply these changes?", default=False):
+        raise Failure("cancelled; nothing was changed")
+    revision = _install_with_progress(rt, path, plan=plan)
+    click.echo(f"Upgraded {plan.app.name} to {plan.app.version} (metadata revision {revision})")
+
+
+def _refuse_if_blocked(plan) -> None:
+    if plan.plan.refused:
+        raise Failure(f"{len(plan.plan.refused)} step(s) would lose data; fix the rows listed above "
+                      "or change the metadata")
+
+
+@app.command("export")
+@click.argument("name")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@friendly
+def app_export(name: str, folder: Path) -> None:
+    """Write an installed app as a folder of JSON."""
+    from engine.apps import export_app
+
+    written = export_app(runtime(), name, folder)
+    click.echo(f"Exported {name} to {folder} ({len(written)} files)")
+
+
+# -- data -----------------------------------------------------------------------------------
+@main.command()
+@click.option("--records", "count", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="How many records to create across the app's entities.")
+@click.option("--seed", type=int, default=None, help="Random seed, for a repeatable data set.")
+@friendly
+def demo(count: int, seed: int | None) -> None:
+    """Fill the installed app with realistic demo data."""
+    from engine.demo import generate_demo
+
+    rt = runtime()
+    with click.progressbar(length=count, label="Creating demo records", file=sys.stderr) as bar:
+        created = generate_demo(rt, count, seed=seed, progress=bar.update)
+    click.echo(f"Created {sum(created.values())} records: "
+               + ", ".join(f"{n} {e}" for e, n in created.items() if n))
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@friendly
+def backup(file: Path) -> None:
+    """Write a consistent backup of the database to FILE."""
+    from engine.backup import backup as run_backup
+
+    rt = runtime()
+    run_backup(rt.engine, file)
+    click.echo(f"Backed up to {file} ({file.stat().st_size:,} bytes)")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask before replacing the database's contents.")
+@friendly
+def restore(file: Path, yes: bool) -> None:
+    """Replace the database's contents with the backup in FILE."""
+    from engine.backup import restore as run_restore
+    from engine.runtime import Runtime
+
+    if not yes and not click.confirm(f"Replace everything in the database with {file}?", default=False):
+        raise Failure("cancelled; nothing was changed")
+    rt = Runtime.from_config(load_config())
+    with click.progressbar(length=100, label="Restoring", file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.update(done * 100 // max(total, 1) - bar.pos)
+        run_restore(rt.engine, file, progress=progress)
+    click.echo(f"Restored from {file}")
+
+
+# -- web ------------------------------------------------------------------------------------
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes.")
+@friendly
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the web application (gunicorn where available)."""
+    serve_app(host, port, workers)
+
+
+def serve_app(host: str, port: int, workers: int) -> None:
+    try:
+        from gunicorn.app.base import BaseApplication
+    except ImportError:   # Windows has no gunicorn: Werkzeug's threaded server still serves
+        from ui import create_app
+
+        create_app().run(host=host, port=port, threaded=True)
+        return
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            from ui import create_app
+
+            return create_app()
+
+    click.echo(f"Serving on http://{host}:{port}")
+    Server().run()
+
+
+if __name__ == "__main__":   # pragma: no cover
+    main(prog_name=os.path.basename(sys.argv[0]))
