@@ -71,7 +71,10 @@ class _Values:
             return fake.address()
         if name in ("department",):
             return self.rng.choice(["销售部", "采购部", "技术部", "财务部", "IT", "Operations", "Procurement"])
-        if name in ("code", "credit_code", "invoice_number"):
+        if name == "credit_code":   # China's unified social credit code: 18 characters
+            alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+            return "91" + f"{self.rng.randrange(10**6):06d}" + "".join(self.rng.choices(alphabet, k=10))
+        if name in ("code", "invoice_number"):
             return f"{name[:2].upper()}{self.rng.randrange(10**8):08d}"
         if f.type == "textarea":
             return fake.paragraph(nb_sentences=2)
@@ -130,11 +133,15 @@ def _order(registry: Registry) -> list[EntityDef]:
     for entity in registry.entities.values():
         graph[entity.name] = {f.option("target") for f in entity.fields
                               if f.option("target") and f.option("target") != entity.name
-                              and f.option("target") in registry.entities and f.required}
+                              and f.option("target") in registry.entities}
     try:
         names = list(TopologicalSorter(graph).static_order())
     except CycleError:
-        names = sorted(graph)
+        # Links that form a loop: keep only the required ones, which cannot loop.
+        required = {name: {f.option("target") for f in registry.entity(name).fields
+                           if f.option("target") in graph and f.option("target") != name and _required(f)}
+                    for name in graph}
+        names = list(TopologicalSorter(required).static_order())
     return [registry.entity(n) for n in names]
 
 

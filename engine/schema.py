@@ -26,6 +26,7 @@ from engine.tables import (
     stored_fields,
     system_columns,
 )
+from metamodel.assembly import document_of_entity, document_of_field, entity_from_document, field_from_document
 from metamodel.fieldtypes import FieldValueError, field_type
 from metamodel.model import EntityDef, FieldDef
 
@@ -159,14 +160,10 @@ def _archived_field(archived: list[Archived], entity: str, name: str) -> Archive
 
 
 def _entity_from_archive(item: Archived) -> EntityDef:
-    from metamodel import entity_from_document
-
     return entity_from_document(item.definition)
 
 
 def _field_from_archive(item: Archived) -> FieldDef:
-    from metamodel import field_from_document
-
     return field_from_document(item.definition)
 
 
@@ -431,15 +428,11 @@ class _Applier:
 
 
 def _entity_document(entity: EntityDef) -> Mapping[str, Any]:
-    from metamodel import entity_to_document
-
-    return json.loads(json.dumps(entity_to_document(entity), default=str))
+    return json.loads(json.dumps(document_of_entity(entity), default=str))
 
 
 def _field_document(f: FieldDef) -> Mapping[str, Any]:
-    from metamodel import field_to_document
-
-    return json.loads(json.dumps(field_to_document(f), default=str))
+    return json.loads(json.dumps(document_of_field(f), default=str))
 
 
 StepHook = Callable[[Step], None]
