@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from graphlib import CycleError, TopologicalSorter
-from typing import Any, Callable
+from typing import Any
 
 import sqlalchemy as sa
 from faker import Faker
@@ -177,7 +178,7 @@ def generate_demo(runtime: Runtime, total: int, *, seed: int | None = None,
             result = records.bulk_create(entity.name, rows, skip_invalid=True)
             refused = {e.row for e in result.errors}
             kept = (r for n, r in enumerate(rows, 1) if n not in refused)
-            for record_id, row in zip(result.created, kept):
+            for record_id, row in zip(result.created, kept, strict=True):
                 links.add(entity.name, record_id, {k: v for k, v in row.items() if _is_link(entity, k)})
             done += size
             created[entity.name] = created.get(entity.name, 0) + len(result.created)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -275,7 +276,7 @@ def _after(keys: list[tuple[sa.ColumnElement, str]], values: list[Any]) -> sa.Co
     """Returns the keyset condition 'sorts after the row whose keys are `values`' (blanks last)."""
     alternatives = []
     for i, (column, direction) in enumerate(keys):
-        equal_before = [_same(c, v) for (c, _), v in zip(keys[:i], values[:i])]
+        equal_before = [_same(c, v) for (c, _), v in zip(keys[:i], values[:i], strict=True)]
         value = values[i]
         if value is None:
             continue   # nothing sorts after a blank except other blanks, which tie on this key

@@ -4,10 +4,11 @@ The web form, the API, imports and flows all save through RecordService, so no r
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -132,7 +133,7 @@ class RecordService:
         for f in stored_fields(entity):
             if field_type(f.type).generated:
                 fmt = AutonumberFormat(f.option("format") or "{0000}")
-                for columns, number in zip(rows, allocate(conn, entity.name, f.name, fmt, len(rows), now)):
+                for columns, number in zip(rows, allocate(conn, entity.name, f.name, fmt, len(rows), now), strict=True):
                     columns[f.name] = number
         for columns in rows:
             columns.update(created_at=now, created_by=self.actor.id, updated_at=now,
@@ -144,7 +145,7 @@ class RecordService:
             "record_id": record_id, "detail": {"version": 1},
             "changes": {f.name: [None, self._json_from_db(f, columns.get(f.name))]
                         for f in fields if columns.get(f.name) is not None},
-        } for record_id, columns in zip(ids, rows)))
+        } for record_id, columns in zip(ids, rows, strict=True)))
         return ids
 
     @staticmethod

@@ -6,8 +6,9 @@ every step through Alembic's operations API in one transaction, so a failure cha
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
@@ -26,7 +27,12 @@ from engine.tables import (
     stored_fields,
     system_columns,
 )
-from metamodel.assembly import document_of_entity, document_of_field, entity_from_document, field_from_document
+from metamodel.assembly import (
+    document_of_entity,
+    document_of_field,
+    entity_from_document,
+    field_from_document,
+)
 from metamodel.fieldtypes import FieldValueError, field_type
 from metamodel.model import EntityDef, FieldDef
 

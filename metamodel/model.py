@@ -4,9 +4,11 @@ The loader builds these from JSON documents once; the runtime reads them and nev
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 Label = Mapping[str, str]   # locale -> text; always has "en"
 
