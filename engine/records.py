@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from engine import audit
-from engine.autonumber import AutonumberFormat, allocate
+from engine.autonumber import allocate
 from engine.db import write_transaction
 from engine.errors import ConflictError, FieldError, NotFound, Problems, ValidationError
 from engine.registry import Registry
@@ -132,8 +132,8 @@ class RecordService:
             return []
         for f in stored_fields(entity):
             if field_type(f.type).generated:
-                fmt = AutonumberFormat(f.option("format") or "{0000}")
-                for columns, number in zip(rows, allocate(conn, entity.name, f.name, fmt, len(rows), now), strict=True):
+                numbers = allocate(conn, entity.name, f, len(rows), now)
+                for columns, number in zip(rows, numbers, strict=True):
                     columns[f.name] = number
         for columns in rows:
             columns.update(created_at=now, created_by=self.actor.id, updated_at=now,

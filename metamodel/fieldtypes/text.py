@@ -167,3 +167,8 @@ class AutonumberType(TextLike):
         for part, code in _DATE_PARTS.items():
             text = text.replace(part, today.strftime(code))
         return _COUNTER.sub(lambda m: str(counter).zfill(len(m.group(1))), text)
+
+    def period(self, field: FieldDef, today: dt.date) -> str:
+        """Returns the period the counter restarts in: '2026' for QT-{YYYY}-{0000}, '' if it never does."""
+        text = field.option("format", "{0000}")
+        return "".join(today.strftime(code) for part, code in _DATE_PARTS.items() if part in text)
