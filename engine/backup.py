@@ -7,8 +7,8 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from sqlalchemy.engine import Engine, make_url
 

@@ -4,9 +4,10 @@ SQLite gets real transactions around DDL and enforced foreign keys; PostgreSQL w
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event

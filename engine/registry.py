@@ -5,8 +5,8 @@ Every worker checks the revision row before using its cache, so a schema change 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine

@@ -4,7 +4,7 @@ The web app, the CLI, workers and tests each hold one Runtime; services are chea
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy.engine import Connection
 

@@ -5,8 +5,8 @@ One table per entity, named as the entity; the schema engine and the query path 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 import sqlalchemy as sa
 

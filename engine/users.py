@@ -5,8 +5,8 @@ Passwords are stored as werkzeug scrypt hashes; a generated password is shown on
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection

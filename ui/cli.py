@@ -7,8 +7,9 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -68,7 +69,7 @@ def init(app_folder: Path) -> None:
 
 def init_instance(rt, app_folder: Path, admin_password: str | None, *, echo: Callable = click.echo) -> bool:
     """Installs `app_folder` unless an app is there and creates `admin`; returns False if already done."""
-    from engine.apps import installed_apps, install_app
+    from engine.apps import installed_apps
     from engine.db import write_transaction
     from engine.users import create_user, user_count
 
