@@ -344,6 +344,8 @@ class _Applier:
     new: Mapping[str, EntityDef]
     metadata: sa.MetaData
     revision_hint: int
+    plan: Plan
+    created: bool = False
 
     @property
     def sqlite(self) -> bool:
@@ -356,7 +358,13 @@ class _Applier:
         getattr(self, f"step_{step.kind}")(step)
 
     def step_create_entity(self, step: Step) -> None:
-        self.metadata.tables[step.entity].create(self.conn)
+        # New tables may point at each other in a loop; create_all orders them and adds the
+        # foreign keys of a loop afterwards, so all of them are created at the first such step.
+        if self.created:
+            return
+        self.created = True
+        new_tables = [self.metadata.tables[s.entity] for s in self.plan.steps if s.kind == "create_entity"]
+        self.metadata.create_all(self.conn, tables=new_tables)
 
     def step_rename_entity(self, step: Step) -> None:
         self.op.rename_table(step.old, step.new)
@@ -465,7 +473,7 @@ def apply_plan(engine: Engine, plan: Plan, *, app: str, app_version: str, docume
                 revision = _next_revision(conn)
                 context = MigrationContext.configure(conn, opts={"render_as_batch": sqlite})
                 applier = _Applier(conn, Operations(context), plan.new_entities,
-                                   build_metadata(plan.new_entities.values()), revision)
+                                   build_metadata(plan.new_entities.values()), revision, plan)
                 for step in plan.steps:
                     applier.run(step)
                     if after_step is not None:

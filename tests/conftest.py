@@ -54,13 +54,23 @@ def _fresh_pg_schema(base_url: str):
         admin.dispose()
 
 
-@pytest.fixture
-def database_url(tmp_path):
-    """Yields the URL of an empty database of the run's dialect."""
+def _fresh_database(tmp_path, name: str):
     if os.environ.get("FORMWORK_TEST_DATABASE_URL"):
         yield from _fresh_pg_schema(postgres_url_or_skip())
     else:
-        yield f"sqlite:///{tmp_path / 'test.db'}"
+        yield f"sqlite:///{tmp_path / name}"
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    """Yields the URL of an empty database of the run's dialect."""
+    yield from _fresh_database(tmp_path, "test.db")
+
+
+@pytest.fixture
+def second_database_url(tmp_path):
+    """Yields the URL of another empty database, for moving data or metadata between two."""
+    yield from _fresh_database(tmp_path, "second.db")
 
 
 @pytest.fixture
@@ -71,3 +81,22 @@ def runtime(database_url):
     rt.create_system_tables()
     yield rt
     rt.dispose()
+
+
+@pytest.fixture
+def whole_database_url(tmp_path):
+    """Yields the URL of a database of its own (PostgreSQL: a new database, dropped afterwards)."""
+    if not os.environ.get("FORMWORK_TEST_DATABASE_URL"):
+        yield f"sqlite:///{tmp_path / 'whole.db'}"
+        return
+    base = sa.engine.make_url(postgres_url_or_skip())
+    name = f"fw_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.dispose()

@@ -32,6 +32,8 @@ def friendly(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except MetadataError as exc:
+            if len(exc.issues) == 1:
+                raise Failure(str(exc.issues[0])) from None
             for issue in exc.issues:
                 click.echo(str(issue), err=True)
             raise Failure(f"{len(exc.issues)} problem(s) in the app metadata") from None

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
+
+CRM_FOLDER = Path(__file__).resolve().parents[2] / "apps" / "crm_default"
 
 
 def label(text: str) -> dict[str, str]:

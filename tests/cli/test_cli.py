@@ -1,0 +1,148 @@
+"""The `formwork` command line, through click's CliRunner: exit codes and what it prints."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ui.cli import main
+
+CRM = Path(__file__).resolve().parents[2] / "apps" / "crm_default"
+
+
+@pytest.fixture
+def cli(tmp_path, database_url, monkeypatch):
+    monkeypatch.setenv("FORMWORK_INSTANCE", str(tmp_path / "instance"))
+    monkeypatch.setenv("FORMWORK_DATABASE_URL", database_url)
+    monkeypatch.delenv("FORMWORK_ADMIN_PASSWORD", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(main, list(args), input=input, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def initialised(cli):
+    result = cli("init")
+    assert result.exit_code == 0, result.output
+    return cli
+
+
+def copy_app(tmp_path) -> Path:
+    folder = tmp_path / "app"
+    shutil.copytree(CRM, folder)
+    return folder
+
+
+def edit_entity(folder: Path, name: str, change) -> None:
+    path = folder / "entities" / f"{name}.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    change(document)
+    path.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def bump_version(folder: Path, version: str) -> None:
+    path = folder / "app.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["version"] = version
+    path.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def test_validate_prints_a_summary_for_a_valid_app(cli):
+    result = cli("app", "validate", str(CRM))
+    assert result.exit_code == 0
+    assert result.output.startswith("crm_default 1.0.0: valid")
+
+
+def test_validate_prints_every_error_with_its_path_and_exits_1(cli, tmp_path):
+    folder = copy_app(tmp_path)
+    edit_entity(folder, "opportunity", lambda d: d["fields"][3].update(type="currancy"))
+    edit_entity(folder, "contact", lambda d: d["fields"][1].update(target="acount"))
+    (folder / "entities" / "task.json").write_text('{"name": "task",\n  "fields": [,]}', encoding="utf-8")
+    result = cli("app", "validate", str(folder))
+    assert result.exit_code == 1
+    assert "entities/opportunity.json /fields/3/type: 'currancy' is not a field type; did you mean 'currency'?" \
+        in result.output
+    assert "entities/contact.json /fields/1/target" in result.output
+    assert "entities/task.json:2" in result.output
+
+
+def test_init_creates_admin_and_prints_the_generated_password_once(cli):
+    first = cli("init")
+    assert "Administrator login: username admin, password " in first.output
+    second = cli("init")
+    assert "Already initialised" in second.output
+    assert "password" not in second.output
+
+
+def test_init_takes_the_admin_password_from_the_environment(cli, monkeypatch, database_url):
+    monkeypatch.setenv("FORMWORK_ADMIN_PASSWORD", "correct horse battery")
+    result = cli("init")
+    assert "FORMWORK_ADMIN_PASSWORD" in result.output
+    assert "correct horse battery" not in result.output
+
+
+def test_plan_lists_the_steps_of_an_upgrade(initialised, tmp_path):
+    folder = copy_app(tmp_path)
+    bump_version(folder, "1.1.0")
+    edit_entity(folder, "account", lambda d: d["fields"].append(
+        {"name": "wechat", "type": "text", "label": {"en": "WeChat", "zh": "微信"}}))
+    result = initialised("app", "plan", str(folder))
+    assert result.exit_code == 0
+    assert "Upgrade crm_default 1.0.0 -> 1.1.0" in result.output
+    assert "add field account.wechat (text)" in result.output
+
+
+def test_upgrade_asks_before_applying_and_a_no_changes_nothing(initialised, tmp_path):
+    folder = copy_app(tmp_path)
+    bump_version(folder, "1.1.0")
+    result = initialised("app", "upgrade", str(folder), input="n\n")
+    assert result.exit_code == 1
+    assert "cancelled" in result.output
+    assert "1.0.0 -> 1.1.0" in initialised("app", "plan", str(folder)).output
+
+
+def test_upgrade_with_yes_applies_the_plan(initialised, tmp_path):
+    folder = copy_app(tmp_path)
+    bump_version(folder, "1.1.0")
+    edit_entity(folder, "account", lambda d: d["fields"].append(
+        {"name": "wechat", "type": "text", "label": {"en": "WeChat", "zh": "微信"}}))
+    result = initialised("app", "upgrade", str(folder), "--yes")
+    assert result.exit_code == 0, result.output
+    assert "Upgraded crm_default to 1.1.0" in result.output
+    assert "No schema changes." in initialised("app", "plan", str(folder)).output
+
+
+def test_export_writes_a_folder_that_validates(initialised, tmp_path):
+    result = initialised("app", "export", "crm_default", str(tmp_path / "out"))
+    assert result.exit_code == 0
+    assert initialised("app", "validate", str(tmp_path / "out")).exit_code == 0
+
+
+def test_demo_creates_the_requested_number_of_records(initialised):
+    result = initialised("demo", "--records", "300", "--seed", "7")
+    assert result.exit_code == 0, result.output
+    assert "Created 300 records" in result.output
+
+
+def test_install_of_a_missing_folder_fails_with_one_line(initialised, tmp_path):
+    result = initialised("app", "install", str(tmp_path / "nowhere"))
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_backup_and_restore_round_trip(initialised, tmp_path, database_url):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL backups are tested on a database of their own in tests/engine/test_backup.py")
+    initialised("demo", "--records", "50", "--seed", "1")
+    target = tmp_path / "copy.db"
+    assert initialised("backup", str(target)).exit_code == 0
+    result = initialised("restore", str(target), "--yes")
+    assert result.exit_code == 0
+    assert "Restored from" in result.output
