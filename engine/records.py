@@ -18,7 +18,7 @@ from engine.autonumber import allocate
 from engine.db import write_transaction
 from engine.errors import ConflictError, FieldError, NotFound, Problems, ValidationError
 from engine.registry import Registry
-from engine.security import Actor, check_write, read_scope
+from engine.security import Actor, check_write, read_scope, strip_hidden
 from engine.tables import stored_fields
 from metamodel.fieldtypes import FieldValueError, field_type
 from metamodel.model import EntityDef, FieldDef
@@ -73,8 +73,9 @@ class RecordService:
     # -- create ----------------------------------------------------------------------------
     def create(self, entity_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """Validates and inserts one record; returns it as stored. Raises ValidationError."""
-        result = self.bulk_create(entity_name, [values])
-        return self._read(entity_name, result.created[0])
+        entity = self.registry.entity(entity_name)
+        rows = self._create(entity, [values], skip_invalid=False)[0]
+        return self._returned(entity, rows[0])
 
     def bulk_create(self, entity_name: str, rows: Sequence[Mapping[str, Any]], *,
                     skip_invalid: bool = False) -> BulkResult:
@@ -83,13 +84,18 @@ class RecordService:
         With errors and `skip_invalid` False, nothing is written and ValidationError lists every
         bad row (1-based) and field; with `skip_invalid` True the good rows are written.
         """
-        entity = self.registry.entity(entity_name)
-        table = self.registry.table(entity_name)
+        rows, errors = self._create(self.registry.entity(entity_name), rows, skip_invalid=skip_invalid)
+        return BulkResult([row["id"] for row in rows], errors)
+
+    def _create(self, entity: EntityDef, rows: Sequence[Mapping[str, Any]], *,
+                skip_invalid: bool) -> tuple[list[Mapping[str, Any]], list[FieldError]]:
+        table = self.registry.table(entity.name)
         check_write(self.actor, entity, "create")
         now = self.clock()
         problems = Problems(entity.name)
         prepared: list[tuple[int, dict[str, Any]]] = []
         for number, values in enumerate(rows, 1):
+            check_write(self.actor, entity, "create", {"owner_id": values.get("owner_id", self.actor.id)}, values)
             row_problems = Problems(entity.name)
             columns = self._columns_for_create(entity, values, row_problems, number)
             problems.errors.extend(row_problems.errors)
@@ -102,8 +108,8 @@ class RecordService:
             if problems.errors and not skip_invalid:
                 raise ValidationError(entity.name, problems.errors)
             good = [(n, c) for n, c in prepared if n not in bad_rows]
-            ids = self._insert(conn, entity, table, [c for _, c in good], now)
-            return BulkResult(ids, problems.errors)
+            inserted = self._insert(conn, entity, table, [c for _, c in good], now)
+            return inserted, problems.errors
 
     def _columns_for_create(self, entity: EntityDef, values: Mapping[str, Any], problems: Problems,
                             row: int) -> dict[str, Any]:
@@ -127,7 +133,7 @@ class RecordService:
         return columns
 
     def _insert(self, conn: Connection, entity: EntityDef, table: sa.Table, rows: list[dict[str, Any]],
-                now: datetime) -> list[int]:
+                now: datetime) -> list[Mapping[str, Any]]:
         if not rows:
             return []
         for f in stored_fields(entity):
@@ -138,23 +144,29 @@ class RecordService:
         for columns in rows:
             columns.update(created_at=now, created_by=self.actor.id, updated_at=now,
                            updated_by=self.actor.id, version=1)
-        ids = self._insert_returning_ids(conn, table, rows)
+        inserted = self._insert_returning(conn, table, rows)
         fields = stored_fields(entity)
         audit.write_entries(conn, ({
             "at": now, "actor_id": self.actor.id, "action": "create", "entity": entity.name,
             "record_id": record_id, "detail": {"version": 1},
             "changes": {f.name: [None, self._json_from_db(f, columns.get(f.name))]
                         for f in fields if columns.get(f.name) is not None},
-        } for record_id, columns in zip(ids, rows, strict=True)))
-        return ids
+        } for record_id, columns in zip((row["id"] for row in inserted), rows, strict=True)))
+        return inserted
 
     @staticmethod
-    def _insert_returning_ids(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> list[int]:
+    def _insert_returning(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> list[Mapping[str, Any]]:
         if len(rows) == 1:
-            return [conn.execute(sa.insert(table).values(rows[0])).inserted_primary_key[0]]
+            return [conn.execute(sa.insert(table).values(rows[0]).returning(*table.c)).mappings().one()]
         # "insertmanyvalues" batches the rows and keeps RETURNING in input order on both dialects.
-        result = conn.execute(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-        return [row[0] for row in result]
+        result = conn.execute(sa.insert(table).returning(*table.c, sort_by_parameter_order=True), rows)
+        return list(result.mappings())
+
+    def _returned(self, entity: EntityDef, row: Mapping[str, Any], conn: Connection | None = None) -> dict[str, Any]:
+        """Returns the record of a row a write returned; computed fields need a read through the query path."""
+        if any(not field_type(f.type).stored for f in entity.fields):
+            return self._read(entity.name, row["id"], conn)
+        return strip_hidden(self.actor, entity, row_to_record(entity, row))
 
     # -- update ----------------------------------------------------------------------------
     def update(self, entity_name: str, record_id: int, values: Mapping[str, Any], *,
@@ -169,7 +181,7 @@ class RecordService:
         now = self.clock()
         with self._transaction() as conn:
             current = self._load_for_write(conn, entity, table, record_id)
-            check_write(self.actor, entity, "update", current)
+            check_write(self.actor, entity, "update", current, values, conn=conn)
             if expected_version is not None and current["version"] != expected_version:
                 raise self._conflict(conn, entity, current, expected_version)
             problems = Problems(entity.name)
@@ -195,18 +207,19 @@ class RecordService:
             self._check_unique(conn, entity, prepared, problems, exclude_id=record_id)
             problems.raise_if_any()
             if not changed:
-                return current
+                return strip_hidden(self.actor, entity, current)
             version = current["version"] + 1
-            result = conn.execute(sa.update(table).where(table.c.id == record_id,
-                                                         table.c.version == current["version"])
-                                  .values({**changed, "version": version, "updated_at": now,
-                                           "updated_by": self.actor.id}))
-            if result.rowcount != 1:
+            row = conn.execute(sa.update(table).where(table.c.id == record_id,
+                                                      table.c.version == current["version"])
+                               .values({**changed, "version": version, "updated_at": now,
+                                        "updated_by": self.actor.id})
+                               .returning(*table.c)).mappings().first()
+            if row is None:
                 raise self._conflict(conn, entity, self._load_for_write(conn, entity, table, record_id),
                                      current["version"])
             audit.write_entry(conn, self.actor, "update", entity.name, record_id,
                               self._diff(entity, current, changed), {"version": version}, at=now)
-            return self._read(entity.name, record_id, conn)
+            return self._returned(entity, row, conn)
 
     def _check_required_after(self, entity: EntityDef, current: dict[str, Any], changed: dict[str, Any],
                               problems: Problems) -> None:
@@ -235,8 +248,8 @@ class RecordService:
             if entry.detail.get("version", 0) <= expected_version:
                 break
             changed.extend(name for name in entry.changes if name not in changed)
-        return ConflictError(entity.name, current["id"], expected_version, current, sorted(changed),
-                             last_by, last_at)
+        return ConflictError(entity.name, current["id"], expected_version, strip_hidden(self.actor, entity, current),
+                             sorted(changed), last_by, last_at)
 
     # -- delete and restore ------------------------------------------------------------------
     def delete(self, entity_name: str, record_id: int) -> None:
@@ -246,7 +259,7 @@ class RecordService:
         now = self.clock()
         with self._transaction() as conn:
             current = self._load_for_write(conn, entity, table, record_id)
-            check_write(self.actor, entity, "delete", current)
+            check_write(self.actor, entity, "delete", current, conn=conn)
             self._refuse_restricted(conn, entity, record_id)
             self._set_deleted(conn, entity, [record_id], now, now)
 
@@ -280,7 +293,7 @@ class RecordService:
         now = self.clock()
         with self._transaction() as conn:
             current = self._load_for_write(conn, entity, table, record_id, deleted=True)
-            check_write(self.actor, entity, "update", current)
+            check_write(self.actor, entity, "update", current, conn=conn)
             self._check_unique(conn, entity, [(None, {f.name: self._stored(entity, f.name, current)
                                                       for f in stored_fields(entity)})],
                                problems := Problems(entity.name), exclude_id=record_id)
