@@ -108,7 +108,77 @@ fw_user_role = sa.Table(
     sa.Column("role", sa.String(63), sa.ForeignKey("fw_role.name", ondelete="CASCADE"), primary_key=True),
 )
 
-# Append-only: the application has no code path that updates or deletes an audit row.
+# A role's grant on one entity ("*" = every entity the role does not name): a scope per action.
+fw_permission = sa.Table(
+    "fw_permission", system_metadata,
+    sa.Column("role", sa.String(63), sa.ForeignKey("fw_role.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("entity", sa.String(63), primary_key=True),
+    sa.Column("create_scope", sa.String(24), nullable=False, default="none"),
+    sa.Column("read_scope", sa.String(24), nullable=False, default="none"),
+    sa.Column("update_scope", sa.String(24), nullable=False, default="none"),
+    sa.Column("delete_scope", sa.String(24), nullable=False, default="none"),
+)
+
+# A role's limit on one field: hidden (never read nor written) or read_only.
+fw_field_permission = sa.Table(
+    "fw_field_permission", system_metadata,
+    sa.Column("role", sa.String(63), sa.ForeignKey("fw_role.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("entity", sa.String(63), primary_key=True),
+    sa.Column("field", sa.String(63), primary_key=True),
+    sa.Column("access", sa.String(16), nullable=False),
+)
+
+# Administration rights of a role: metadata, users, flows, import, export, api, audit.
+fw_role_right = sa.Table(
+    "fw_role_right", system_metadata,
+    sa.Column("role", sa.String(63), sa.ForeignKey("fw_role.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("right", sa.String(24), primary_key=True),
+)
+
+# A record shared with one user beyond their roles' scope: access read or edit.
+fw_share = sa.Table(
+    "fw_share", system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("entity", sa.String(63), nullable=False),
+    sa.Column("record_id", sa.Integer, nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("fw_user.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("access", sa.String(8), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("created_by", sa.Integer),
+    sa.UniqueConstraint("entity", "record_id", "user_id"),
+    # The read scope asks "is this row shared with me" per row: user first, then the record.
+    sa.Index("ix_fw_share_user_entity_record", "user_id", "entity", "record_id"),
+)
+
+# API tokens are kept as a SHA-256 digest only; the clear token is shown once at creation.
+fw_api_token = sa.Table(
+    "fw_api_token", system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("fw_user.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("scope", sa.String(8), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("expires_at", UTCDateTime),
+    sa.Column("last_used_at", UTCDateTime),
+    sa.Column("revoked_at", UTCDateTime),
+)
+
+# Recent login attempts, for throttling only (the audit log keeps the lasting record of logins);
+# rows older than a day are pruned as new attempts arrive.
+fw_login_attempt = sa.Table(
+    "fw_login_attempt", system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("username", sa.String(63), nullable=False),
+    sa.Column("address", sa.String(64)),
+    sa.Column("success", sa.Boolean, nullable=False),
+    sa.Index("ix_fw_login_attempt_username_at", "username", "at"),
+    sa.Index("ix_fw_login_attempt_address_at", "address", "at"),
+)
+
+# Append-only: nothing updates an audit row; audit.purge_expired alone deletes, past retention.
 fw_audit = sa.Table(
     "fw_audit", system_metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
@@ -165,7 +235,7 @@ def _prepare_sqlite(engine: Engine) -> None:
 def _register_formula_functions(dbapi_connection: Any) -> None:
     from formula import sqlite_functions
 
-    getattr(sqlite_functions, "register", lambda _c: None)(dbapi_connection)  # FIXME integration
+    sqlite_functions.register(dbapi_connection)
 
 
 def create_system_tables(engine: Engine) -> None:

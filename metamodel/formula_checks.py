@@ -5,11 +5,12 @@
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from formula import FormulaError
+from formula import compile as compile_formula
 from metamodel.context import CheckContext, EntitySource
 from metamodel.fieldtypes import FIELD_TYPES
 from metamodel.issues import MetadataIssue
@@ -126,13 +127,6 @@ def _compatible(expected: str | None, actual: str) -> bool:
 
 def check_formulas(ctx: CheckContext) -> Iterator[MetadataIssue]:
     """Every formula compiles against its entity's fields and gives the type its place needs."""
-    try:
-        from formula import FormulaError
-        from formula import compile as compile_formula
-    except ImportError:
-        # The formula package is optional for reading metadata; without it formulas go unchecked.
-        warnings.warn("formula.compile is not available; formulas were not type-checked", stacklevel=2)
-        return
     for site in formula_sites(ctx):
         if _reads_broken_part(ctx, site):
             continue  # the schema issue of that part is reported; its formula is checked once fixed
@@ -151,11 +145,6 @@ def check_formulas(ctx: CheckContext) -> Iterator[MetadataIssue]:
 
 def check_formula_cycles(ctx: CheckContext) -> Iterator[MetadataIssue]:
     """Computed fields do not depend on themselves, directly or through other computed fields."""
-    try:
-        from formula import FormulaError
-        from formula import compile as compile_formula
-    except ImportError:
-        return
     graph: dict[tuple[str, str], list[tuple[str, str]]] = {}
     where: dict[tuple[str, str], FormulaSite] = {}
     for site in formula_sites(ctx):
