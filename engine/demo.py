@@ -1,7 +1,9 @@
 """Realistic demo data for any installed app: Faker values by field type and name, consistent links.
 
 Parents are filled before children; a record's lookups agree with each other (a quote's account is
-its opportunity's account), and ownership is spread over the installation's users.
+its opportunity's account). A demo organisation (regional sales teams, finance, service, marketing)
+is created when the installation has none, and each record is owned by a user whose roles may
+create it, usually the owner of its parent record.
 """
 from __future__ import annotations
 
@@ -15,16 +17,21 @@ from typing import Any
 
 import sqlalchemy as sa
 from faker import Faker
+from sqlalchemy.engine import Connection
 
-from engine.db import fw_user
+from engine.db import fw_role, fw_user, fw_user_role, write_transaction
+from engine.org import create_department, set_head
+from engine.permissions import load_permissions
 from engine.registry import Registry
 from engine.runtime import Runtime
 from engine.security import SYSTEM
 from engine.tables import stored_fields
+from engine.users import NewUser, create_user
 from metamodel.fieldtypes import field_type
 from metamodel.model import EntityDef, FieldDef
 
 CHUNK = 2000
+REPAIR_ROUNDS = 3   # a row refused by a validation rule is mended and offered again this often
 
 # How many records of each entity per 100, where an app names them; others share what is left.
 WEIGHTS = {"account": 10, "contact": 18, "lead": 14, "opportunity": 12, "quote": 6, "quote_line": 12,
@@ -162,8 +169,9 @@ def generate_demo(runtime: Runtime, total: int, *, seed: int | None = None,
     registry = runtime.registry()
     today = runtime.clock().date()
     values = _Values(rng, today)
-    with runtime.engine.connect() as conn:
-        owners = list(conn.execute(sa.select(fw_user.c.id).where(fw_user.c.active.is_(True))).scalars())
+    with write_transaction(runtime.engine) as conn:
+        create_demo_org(conn, rng, values.fakers[0])
+        owners = _owners_by_entity(conn, registry)
     entities = _order(registry)
     counts = _shares(entities, total)
     links = _Links()
@@ -174,17 +182,48 @@ def generate_demo(runtime: Runtime, total: int, *, seed: int | None = None,
         wanted = counts[entity.name]
         while done < wanted:
             size = min(CHUNK, wanted - done)
-            rows = [_row(entity, registry, values, links, owners, rng) for _ in range(size)]
-            result = records.bulk_create(entity.name, rows, skip_invalid=True)
-            refused = {e.row for e in result.errors}
-            kept = (r for n, r in enumerate(rows, 1) if n not in refused)
-            for record_id, row in zip(result.created, kept, strict=True):
-                links.add(entity.name, record_id, {k: v for k, v in row.items() if _is_link(entity, k)})
-            done += size
-            created[entity.name] = created.get(entity.name, 0) + len(result.created)
+            rows = [_row(entity, registry, values, links, owners[entity.name], rng) for _ in range(size)]
+            made = 0
+            for _attempt in range(REPAIR_ROUNDS):
+                result = records.bulk_create(entity.name, rows, skip_invalid=True)
+                made += len(result.created)
+                refused = {e.row for e in result.errors}
+                kept = (r for n, r in enumerate(rows, 1) if n not in refused)
+                for record_id, row in zip(result.created, kept, strict=True):
+                    links.add(entity.name, record_id, {k: v for k, v in row.items() if _is_link(entity, k)})
+                created[entity.name] = created.get(entity.name, 0) + len(result.created)
+                rows = _repaired(entity, rows, result.errors, values)
+                if not rows:
+                    break
+            if made == 0:
+                break   # this entity's rules refuse made-up rows; give up on it rather than loop
+            done += made
             if progress is not None:
-                progress(size)
+                progress(made)
     return created
+
+
+def _repaired(entity: EntityDef, rows: list[dict[str, Any]], errors: list, values: _Values) -> list[dict[str, Any]]:
+    """Returns the refused rows changed to satisfy the errors named against them: a value a rule
+    objects to is dropped, a value a rule asks for is made up. Rows refused as a whole are dropped."""
+    by_row: dict[int, set[str | None]] = defaultdict(set)
+    for error in errors:
+        by_row[error.row].add(error.field)
+    repaired = []
+    for number, fields in by_row.items():
+        if None in fields:
+            continue
+        row = dict(rows[number - 1])
+        for name in fields:
+            f = entity.field(name) if entity.has_field(name) else None
+            if f is None:
+                continue
+            if row.get(name) not in (None, "", []) and not f.required:
+                row.pop(name)
+            else:
+                row[name] = values.value(entity, f) if f.type != "boolean" else True
+        repaired.append(row)
+    return repaired
 
 
 def _is_link(entity: EntityDef, name: str) -> bool:
@@ -224,8 +263,21 @@ def _row(entity: EntityDef, registry: Registry, values: _Values, links: _Links,
     _link(entity, registry, row, links, rng)
     _order_dates(entity, row)
     if owners:
-        row["owner_id"] = rng.choice(owners)
+        row["owner_id"] = _parent_owner(entity, row, links, owners, rng) or rng.choice(owners)
     return row
+
+
+def _parent_owner(entity: EntityDef, row: dict[str, Any], links: _Links, owners: list[int],
+                  rng: random.Random) -> int | None:
+    """Returns the owner of a linked parent record, when they may own this one too (mostly)."""
+    if rng.random() < 0.15:
+        return None   # some records belong to a colleague, as in life (and to exercise scopes)
+    for f in sorted((f for f in entity.fields if f.name in row and f.option("target")),
+                    key=lambda f: not _required(f)):
+        parent = links.values.get(f.option("target"), {}).get(row[f.name], {})
+        if parent.get("owner_id") in owners:
+            return parent["owner_id"]
+    return None
 
 
 def _link(entity: EntityDef, registry: Registry, row: dict[str, Any], links: _Links,
@@ -257,3 +309,63 @@ def _order_dates(entity: EntityDef, row: dict[str, Any]) -> None:
     for start, end in (("start_date", "end_date"), ("quote_date", "valid_until"), ("start_at", "end_at")):
         if start in row and end in row and row[start] and row[end] and row[end] < row[start]:
             row[start], row[end] = row[end], row[start]
+
+
+# -- the demo organisation ---------------------------------------------------------------------
+# (department, parent, [(username, roles, is head)]); regions as Chinese sales teams name them.
+DEMO_ORG: tuple[tuple[str, str | None, tuple[tuple[str, tuple[str, ...], bool], ...]], ...] = (
+    ("总部 Head office", None, (("ceo", ("executive",), True),)),
+    ("销售部 Sales", "总部 Head office", (("sales_director", ("sales_manager",), True),)),
+    *((f"{region}", "销售部 Sales", ((f"{key}_manager", ("sales_manager",), True),
+                                     *((f"{key}_rep{n}", ("sales_rep",), False) for n in (1, 2, 3))))
+      for region, key in (("华北 North", "north"), ("华东 East", "east"), ("华南 South", "south"),
+                          ("西部 West", "west"))),
+    ("财务部 Finance", "总部 Head office", (("finance_lead", ("finance",), True), ("finance_clerk", ("finance",), False))),
+    ("客服部 Service", "总部 Head office", (("service_lead", ("service_agent",), True),
+                                          ("service_agent1", ("service_agent",), False),
+                                          ("service_agent2", ("service_agent",), False))),
+    ("市场部 Marketing", "总部 Head office", (("marketing_lead", ("marketing",), True),
+                                            ("marketing_analyst", ("marketing",), False))),
+)
+
+
+def create_demo_org(conn: Connection, rng: random.Random, faker: Faker) -> list[NewUser]:
+    """Creates the demo departments and their users, managed by their department's head; returns
+    the new users with their passwords. Does nothing when non-admin users exist already, or when
+    the installed apps define none of the demo roles."""
+    known_roles = set(conn.execute(sa.select(fw_role.c.name)).scalars())
+    wanted = {r for _dept, _parent, people in DEMO_ORG for _u, roles, _h in people for r in roles}
+    others = conn.execute(sa.select(fw_user.c.id).where(fw_user.c.is_admin.is_(False))).first()
+    if others is not None or not wanted & known_roles:
+        return []
+    created: list[NewUser] = []
+    heads: dict[str, int] = {}
+    for department, parent, people in DEMO_ORG:
+        dept_id = create_department(conn, department, parent=parent)
+        manager = heads.get(parent) if parent else None
+        for username, roles, is_head in sorted(people, key=lambda p: not p[2]):
+            user = create_user(conn, username, display_name=faker.name(), email=f"{username}@example.com",
+                               roles=[r for r in roles if r in known_roles], department_id=dept_id,
+                               manager_id=manager if is_head else heads[department], locale="zh")
+            created.append(user)
+            if is_head:
+                heads[department] = user.id
+                set_head(conn, department, user.id)
+    return created
+
+
+def _owners_by_entity(conn: Connection, registry: Registry) -> dict[str, list[int]]:
+    """Returns entity -> the active users whose roles may create its records (all users if none may)."""
+    users = conn.execute(sa.select(fw_user.c.id, fw_user.c.is_admin).where(fw_user.c.active.is_(True))
+                         .order_by(fw_user.c.id)).all()
+    roles: dict[int, list[str]] = defaultdict(list)
+    for user_id, role in conn.execute(sa.select(fw_user_role.c.user_id, fw_user_role.c.role)):
+        roles[user_id].append(role)
+    everyone = [u.id for u in users]
+    workers = [u.id for u in users if not u.is_admin]
+    permissions = {u.id: load_permissions(conn, roles[u.id]) for u in users if not u.is_admin}
+    owners: dict[str, list[int]] = {}
+    for name in registry.entities:
+        able = [u for u in workers if permissions[u].scope(name, "create") != "none"]
+        owners[name] = able or everyone
+    return owners

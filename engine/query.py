@@ -8,17 +8,21 @@ import base64
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+import formula
+from engine.computed import SqlPaths
 from engine.errors import FieldError, NotFound, ValidationError
 from engine.records import RECORD_COLUMNS, row_to_record
 from engine.registry import Registry
-from engine.security import Actor, read_scope
+from engine.security import Actor, hidden_fields, read_scope, strip_hidden
 from engine.tables import stored_fields
 from metamodel.fieldtypes import FieldValueError, field_type
+from metamodel.formula_checks import formula_fields
 from metamodel.model import Condition, EntityDef, FieldDef, SortKey, label_text
 
 MAX_PAGE = 500
@@ -105,13 +109,21 @@ class QueryService:
             return conn.execute(statement).scalar()
 
     # -- the one place every read passes through ------------------------------------------------
-    def base_query(self, entity_name: str, *, deleted: bool = False) -> tuple[EntityDef, sa.Table, sa.Select]:
-        """Returns the entity, its table and a SELECT of its columns limited to the actor's scope."""
+    def selection(self, entity_name: str, *, deleted: bool = False) -> Selection:
+        """Returns what every read of `entity_name` starts from: its columns, computed fields
+        included, and the WHERE clauses of the recycle bin and the actor's read scope."""
         entity = self.registry.entity(entity_name)
         table = self.registry.table(entity_name)
-        return entity, table, sa.select(table).where(*self.scope_clauses(entity, table, deleted=deleted))
+        paths = SqlPaths(self.registry, entity, table, self._join_scope)
+        computed = [paths.field(name).label(name) for name in self.registry.formulas[entity.name].computed_names]
+        return Selection(entity, table, paths, [table, *computed], self.scope_clauses(entity, table, deleted=deleted))
 
-    def scope_clauses(self, entity: EntityDef, table: sa.Table, *, deleted: bool = False) -> list:
+    def base_query(self, entity_name: str, *, deleted: bool = False) -> tuple[EntityDef, sa.Table, sa.Select]:
+        """Returns the entity, its table and a SELECT of its records limited to the actor's scope."""
+        selected = self.selection(entity_name, deleted=deleted)
+        return selected.entity, selected.table, selected.select()
+
+    def scope_clauses(self, entity: EntityDef, table: sa.FromClause, *, deleted: bool = False) -> list:
         """Returns the WHERE clauses every read of `table` carries: recycle bin and read scope."""
         clauses = [table.c.deleted_at.is_not(None) if deleted else table.c.deleted_at.is_(None)]
         scope = read_scope(self.actor, entity, table)
@@ -119,40 +131,62 @@ class QueryService:
             clauses.append(scope)
         return clauses
 
+    def _join_scope(self, entity: EntityDef, table: sa.FromClause) -> list:
+        scope = read_scope(self.actor, entity, table)
+        return [] if scope is None else [scope]
+
     # -- reads -------------------------------------------------------------------------------
     def get(self, entity_name: str, record_id: int, *, deleted: bool = False) -> dict[str, Any]:
         """Returns one record; NotFound when it does not exist or lies outside the actor's scope."""
-        entity, table, query = self.base_query(entity_name, deleted=deleted)
-        rows = self._rows(query.where(table.c.id == record_id))
+        selected = self.selection(entity_name, deleted=deleted)
+        rows = self._rows(selected.select(selected.table.c.id == record_id))
         if not rows:
             raise NotFound(entity_name, record_id)
-        return row_to_record(entity, rows[0])
+        return strip_hidden(self.actor, selected.entity, row_to_record(selected.entity, rows[0]))
 
     def list(self, entity_name: str, *, filters: Sequence[Condition] = (), any_of: Sequence[Condition] = (),
-             search: str | None = None, sort: Sequence[SortKey] = (), cursor: str | None = None,
-             limit: int = 50, with_total: bool = False, deleted: bool = False) -> Page:
-        """Returns one page of records matching every filter (and one of `any_of`, if given)."""
-        entity, table, query = self.base_query(entity_name, deleted=deleted)
-        query = query.where(*self._where(entity, table, filters, any_of, search))
-        keys = self._sort_keys(entity, table, sort)
+             search: str | None = None, formula: str | None = None, sort: Sequence[SortKey] = (),
+             cursor: str | None = None, limit: int = 50, with_total: bool = False,
+             deleted: bool = False) -> Page:
+        """Returns one page of records matching every filter (and one of `any_of`, if given).
+
+        `formula` is a boolean formula over the entity's fields, e.g. `amount * probability > 10000`.
+        """
+        selected = self.selection(entity_name, deleted=deleted)
+        entity = selected.entity
+        where = self._where(entity, selected.paths, filters, any_of, search, formula)
+        keys = self._sort_keys(entity, selected.paths, sort)
         total = None
         if with_total:
-            total = self._scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+            total = self._scalar(sa.select(sa.func.count()).select_from(selected.select(*where).subquery()))
         if cursor:
-            query = query.where(_after(keys, _decode_cursor(cursor, len(keys))))
+            where.append(_after(keys, _decode_cursor(cursor, len(keys))))
         limit = max(1, min(limit, MAX_PAGE))
-        query = query.order_by(*(_order(column, direction) for column, direction in keys)).limit(limit + 1)
-        rows = self._rows(query)
+        query = selected.select(*where).order_by(*(_order(k.expression, k.direction) for k in keys))
+        rows = self._rows(query.limit(limit + 1))
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = _encode_cursor([_jsonable(rows[-1][c.key]) for c, _ in keys]) if more else None
-        return Page([row_to_record(entity, row) for row in rows], next_cursor, total)
+        next_cursor = _encode_cursor([_jsonable(rows[-1][k.key]) for k in keys]) if more else None
+        return Page([strip_hidden(self.actor, entity, row_to_record(entity, row)) for row in rows],
+                    next_cursor, total)
 
     def count(self, entity_name: str, *, filters: Sequence[Condition] = (), any_of: Sequence[Condition] = (),
-              search: str | None = None) -> int:
-        entity, table, query = self.base_query(entity_name)
-        query = query.where(*self._where(entity, table, filters, any_of, search))
-        return self._scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+              search: str | None = None, formula: str | None = None) -> int:
+        selected = self.selection(entity_name)
+        where = self._where(selected.entity, selected.paths, filters, any_of, search, formula)
+        return self._scalar(sa.select(sa.func.count()).select_from(selected.select(*where).subquery()))
+
+    def group_totals(self, entity_name: str, group_field: str, sum_field: str | None = None, *,
+                     filters: Sequence[Condition] = ()) -> dict[Any, GroupTotal]:
+        """Returns group value -> (count, sum of `sum_field`) over the actor's readable records."""
+        selected = self.selection(entity_name)
+        where = self._where(selected.entity, selected.paths, filters, (), None, None)
+        group = selected.paths.field(group_field)
+        total = sa.func.sum(selected.paths.field(sum_field)) if sum_field else sa.null()
+        statement = (sa.select(group, sa.func.count(), total).select_from(selected.paths.from_clause())
+                     .where(*selected.where, *where).group_by(group))
+        return {row[0]: GroupTotal(row[1], Decimal(str(row[2])) if row[2] is not None else None)
+                for row in self._rows_tuples(statement)}
 
     def related(self, entity_name: str, record_id: int, child_name: str, via: str, **kwargs: Any) -> Page:
         """Returns the page of `child_name` records whose `via` field points at this record."""
@@ -169,7 +203,8 @@ class QueryService:
             return {}
         entity = self.registry.entity(entity_name)
         table = self.registry.table(entity_name)
-        title = table.c[entity.title] if entity.title in table.c else table.c.id
+        shown = entity.title in table.c and entity.title not in hidden_fields(self.actor, entity)
+        title = table.c[entity.title] if shown else table.c.id
         statement = sa.select(table.c.id, title).where(table.c.id.in_(set(ids)),
                                                        *self.scope_clauses(entity, table))
         return {row[0]: str(row[1]) for row in self._rows_tuples(statement)}
@@ -181,20 +216,35 @@ class QueryService:
             return list(conn.execute(statement))
 
     # -- building blocks -------------------------------------------------------------------------
-    def _where(self, entity: EntityDef, table: sa.Table, filters: Sequence[Condition],
-               any_of: Sequence[Condition], search: str | None) -> list[sa.ColumnElement[bool]]:
+    def _where(self, entity: EntityDef, paths: SqlPaths, filters: Sequence[Condition],
+               any_of: Sequence[Condition], search: str | None, formula_text: str | None) -> list:
         problems: list[FieldError] = []
-        clauses = [c for c in (self._clause(entity, table, f, problems) for f in filters) if c is not None]
-        alternatives = [c for c in (self._clause(entity, table, f, problems) for f in any_of) if c is not None]
+        clauses = [c for c in (self._clause(entity, paths, f, problems) for f in filters) if c is not None]
+        alternatives = [c for c in (self._clause(entity, paths, f, problems) for f in any_of) if c is not None]
         if problems:
             raise ValidationError(entity.name, problems)
         if alternatives:
             clauses.append(sa.or_(*alternatives))
         if search:
-            clauses.append(self._search_clause(entity, table, search))
+            clauses.append(self._search_clause(entity, paths.table, search))
+        if formula_text:
+            clauses.append(self._formula_clause(entity, paths, formula_text))
         return clauses
 
-    def _clause(self, entity: EntityDef, table: sa.Table, condition: Condition,
+    def _formula_clause(self, entity: EntityDef, paths: SqlPaths, text: str) -> sa.ColumnElement[bool]:
+        app = self.registry.app_of(entity.name)
+        try:
+            compiled = formula.compile(text, formula_fields(app, entity.name, text))
+            if compiled.type != "boolean":
+                raise formula.FormulaError(f"A filter formula must be true or false, not {compiled.type}.", 1, 1)
+            hidden = hidden_fields(self.actor, entity)
+            if any(p.split(".")[0] in hidden for p in compiled.paths):
+                raise formula.FormulaError("The formula reads a field you cannot see.", 1, 1)
+            return compiled.to_sql({p: paths.path(p) for p in compiled.paths})
+        except formula.FormulaError as exc:
+            raise ValidationError(entity.name, [FieldError("formula", str(exc))]) from None
+
+    def _clause(self, entity: EntityDef, paths: SqlPaths, condition: Condition,
                 problems: list[FieldError]) -> sa.ColumnElement[bool] | None:
         op = OPERATORS.get(condition.op)
         if op is None:
@@ -202,15 +252,13 @@ class QueryService:
                                                          f"(known: {', '.join(OPERATORS)})"))
             return None
         if condition.field in RECORD_COLUMNS:
-            return op.clause(table.c[condition.field], condition.value)
-        if not entity.has_field(condition.field):
+            return op.clause(paths.table.c[condition.field], condition.value)
+        # A hidden field is answered like an unknown one: filtering on it would reveal its values.
+        if not entity.has_field(condition.field) or condition.field in hidden_fields(self.actor, entity):
             problems.append(FieldError(condition.field, f"is not a field of {entity.name}"))
             return None
         f = entity.field(condition.field)
-        if f.name not in table.c:
-            problems.append(FieldError(f.name, "is computed; filter it with a formula"))
-            return None
-        column = table.c[f.name]
+        column = paths.field(f.name)
         if op.name in TEXT_OPERATORS:
             return op.clause(column, condition.value)
         if f.type == "multipicklist" and op.name in ("eq", "in"):
@@ -222,29 +270,60 @@ class QueryService:
             return None
         return op.clause(column, value)
 
-    def _search_clause(self, entity: EntityDef, table: sa.Table, text: str) -> sa.ColumnElement[bool]:
+    def _search_clause(self, entity: EntityDef, table: sa.FromClause, text: str) -> sa.ColumnElement[bool]:
         pattern = f"%{_escape_like(text.strip())}%"
-        columns = [table.c[f.name] for f in stored_fields(entity) if f.type in SEARCHABLE]
+        hidden = hidden_fields(self.actor, entity)
+        columns = [table.c[f.name] for f in stored_fields(entity) if f.type in SEARCHABLE and f.name not in hidden]
         if not columns:
             return sa.false()
         return sa.or_(*(c.ilike(pattern, escape="\\") for c in columns))
 
-    def _sort_keys(self, entity: EntityDef, table: sa.Table,
-                   sort: Sequence[SortKey]) -> list[tuple[sa.ColumnElement, str]]:
-        keys: list[tuple[sa.ColumnElement, str]] = []
+    def _sort_keys(self, entity: EntityDef, paths: SqlPaths, sort: Sequence[SortKey]) -> list[SortExpression]:
+        keys: list[SortExpression] = []
+        hidden = hidden_fields(self.actor, entity)
         for key in sort:
-            if key.field not in table.c or (key.field not in RECORD_COLUMNS and not entity.has_field(key.field)):
+            known = key.field in RECORD_COLUMNS or entity.has_field(key.field)
+            if not known or key.field in hidden:
                 raise ValidationError(entity.name, [FieldError(key.field, "cannot be sorted on")])
             if key.direction not in ("asc", "desc"):
                 raise ValidationError(entity.name, [FieldError(key.field, "sort direction must be asc or desc")])
             if key.field != "id":
-                keys.append((table.c[key.field], key.direction))
+                keys.append(SortExpression(paths.field(key.field), key.direction, key.field))
         last = sort[-1].direction if sort and sort[-1].field == "id" else "asc"
-        keys.append((table.c.id, last))
+        keys.append(SortExpression(paths.table.c.id, last, "id"))
         return keys
 
 
+@dataclass(frozen=True)
+class SortExpression:
+    expression: sa.ColumnElement
+    direction: str
+    key: str          # the name the value has in a result row, for the next page's cursor
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The start of every read: an entity's columns (computed ones labelled) and its scope."""
+    entity: EntityDef
+    table: sa.Table
+    paths: SqlPaths
+    columns: list
+    where: list
+
+    def select(self, *conditions: sa.ColumnElement[bool]) -> sa.Select:
+        # The FROM is built last: filters and sorts may have added joins to `paths`.
+        return sa.select(*self.columns).select_from(self.paths.from_clause()).where(*self.where, *conditions)
+
+
+@dataclass(frozen=True)
+class GroupTotal:
+    count: int
+    total: Decimal | None
+
+
 def _filter_value(f: FieldDef, op: Operator, raw: Any) -> Any:
+    if not field_type(f.type).stored:   # a formula or rollup compares as the type it gives
+        f = field_type(f.type).result_field(f)
     kind = field_type(f.type)
     if op.arity == "none":
         return None
@@ -272,11 +351,12 @@ def _order(column: sa.ColumnElement, direction: str) -> sa.ColumnElement:
     return (column.asc() if direction == "asc" else column.desc()).nulls_last()
 
 
-def _after(keys: list[tuple[sa.ColumnElement, str]], values: list[Any]) -> sa.ColumnElement[bool]:
+def _after(keys: list[SortExpression], values: list[Any]) -> sa.ColumnElement[bool]:
     """Returns the keyset condition 'sorts after the row whose keys are `values`' (blanks last)."""
     alternatives = []
-    for i, (column, direction) in enumerate(keys):
-        equal_before = [_same(c, v) for (c, _), v in zip(keys[:i], values[:i], strict=True)]
+    for i, key in enumerate(keys):
+        column, direction = key.expression, key.direction
+        equal_before = [_same(k.expression, v) for k, v in zip(keys[:i], values[:i], strict=True)]
         value = values[i]
         if value is None:
             continue   # nothing sorts after a blank except other blanks, which tie on this key

@@ -13,15 +13,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+import formula
 from engine import audit
 from engine.autonumber import allocate
+from engine.computed import RecordValues
 from engine.db import write_transaction
 from engine.errors import ConflictError, FieldError, NotFound, Problems, ValidationError
 from engine.registry import Registry
 from engine.security import Actor, check_write, read_scope, strip_hidden
 from engine.tables import stored_fields
 from metamodel.fieldtypes import FieldValueError, field_type
-from metamodel.model import EntityDef, FieldDef
+from metamodel.model import EntityDef, FieldDef, label_text
 
 MISSING = object()
 SYSTEM_WRITABLE = ("owner_id",)
@@ -41,7 +43,7 @@ class BulkResult:
 def row_to_record(entity: EntityDef, row: Mapping[str, Any]) -> dict[str, Any]:
     """Returns a record (Python values keyed by field name) from a table row."""
     record = {name: row[name] for name in RECORD_COLUMNS if name in row}
-    for f in stored_fields(entity):
+    for f in entity.fields:
         if f.name in row:
             record[f.name] = field_type(f.type).from_db(f, row[f.name])
     return record
@@ -102,6 +104,10 @@ class RecordService:
             if not row_problems.errors:
                 prepared.append((number, columns))
         with self._transaction() as conn:
+            reader = RecordValues(conn, self.registry)
+            for number, columns in prepared:
+                self._apply_default_formulas(entity, columns, rows[number - 1], reader, problems, number, now)
+                self._check_rules(entity, columns, None, reader, problems, number, now)
             self._check_references(conn, entity, prepared, problems)
             self._check_unique(conn, entity, prepared, problems, exclude_id=None)
             bad_rows = {e.row for e in problems.errors}
@@ -120,6 +126,8 @@ class RecordService:
             if kind.generated:
                 continue
             raw = values.get(f.name, MISSING)
+            if raw is MISSING and f.default_formula:
+                continue   # filled by _apply_default_formulas, which can read the other values
             if raw is MISSING:
                 raw = f.default
             value = self._coerce(f, raw, problems, row)
@@ -202,6 +210,8 @@ class RecordService:
             changed = {name: value for name, value in columns.items()
                        if value != self._stored(entity, name, current)}
             self._check_required_after(entity, current, changed, problems)
+            merged = {name: self._stored(entity, name, current) for name in current} | changed
+            self._check_rules(entity, merged, current, RecordValues(conn, self.registry), problems, None, now)
             prepared = [(None, changed)]
             self._check_references(conn, entity, prepared, problems)
             self._check_unique(conn, entity, prepared, problems, exclude_id=record_id)
@@ -250,6 +260,41 @@ class RecordService:
             changed.extend(name for name in entry.changes if name not in changed)
         return ConflictError(entity.name, current["id"], expected_version, strip_hidden(self.actor, entity, current),
                              sorted(changed), last_by, last_at)
+
+    # -- formulas: default values and validation rules ---------------------------------------
+    def _apply_default_formulas(self, entity: EntityDef, columns: dict[str, Any], given: Mapping[str, Any],
+                                reader: RecordValues, problems: Problems, row: int, now: datetime) -> None:
+        defaults = self.registry.formulas[entity.name].defaults
+        for name, compiled in defaults.items():
+            if name in given:
+                continue
+            f = entity.field(name)
+            record = row_to_record(entity, columns)
+            try:
+                raw = compiled.evaluate(reader.values(entity, record, compiled.paths, stored_record=False),
+                                        is_new=True, now=now)
+            except formula.FormulaError:
+                raw = None
+            value = self._coerce(f, raw, problems, row)
+            if value is not MISSING:
+                columns[name] = field_type(f.type).to_db(f, value) if value is not None else None
+
+    def _check_rules(self, entity: EntityDef, columns: Mapping[str, Any], current: dict[str, Any] | None,
+                     reader: RecordValues, problems: Problems, row: int | None, now: datetime) -> None:
+        """Adds the message of every validation rule whose condition is true for the record."""
+        rules = self.registry.formulas[entity.name].rules
+        if not rules:
+            return
+        record = row_to_record(entity, columns)
+        for rule, compiled in rules:
+            values = reader.values(entity, record, compiled.paths, stored_record=current is not None)
+            try:
+                violated = compiled.evaluate(values, prior=current, is_new=current is None, now=now)
+            except formula.FormulaError as exc:
+                problems.add(None, f"the rule {rule.name} could not be checked: {exc.message}", row)
+                continue
+            if violated:
+                problems.add(rule.field, label_text(rule.message, self.actor.locale), row)
 
     # -- delete and restore ------------------------------------------------------------------
     def delete(self, entity_name: str, record_id: int) -> None:

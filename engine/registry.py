@@ -4,13 +4,17 @@ Every worker checks the revision row before using its cache, so a schema change 
 """
 from __future__ import annotations
 
+import functools
+import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from engine.computed import EntityFormulas, compile_app_formulas
 from engine.db import fw_metadata
 from engine.tables import build_metadata
 from metamodel import app_from_documents
@@ -32,6 +36,7 @@ class Registry:
     apps: Mapping[str, AppDef]
     entities: Mapping[str, EntityDef]
     tables: Mapping[str, sa.Table]
+    formulas: Mapping[str, EntityFormulas]
 
     def entity(self, name: str) -> EntityDef:
         try:
@@ -43,6 +48,11 @@ class Registry:
         self.entity(name)
         return self.tables[name]
 
+    def app_of(self, entity_name: str) -> AppDef:
+        """Returns the app that defines `entity_name`."""
+        self.entity(entity_name)
+        return next(app for app in self.apps.values() if entity_name in app.entities)
+
     def children_of(self, name: str) -> list[tuple[EntityDef, str]]:
         """Returns (child entity, field) for every lookup or master-detail field pointing at `name`."""
         found = []
@@ -53,7 +63,7 @@ class Registry:
         return found
 
 
-EMPTY = Registry(0, {}, {}, {})
+EMPTY = Registry(0, {}, {}, {}, {})
 
 
 def installed_documents(conn: Connection) -> dict[str, tuple[int, dict]]:
@@ -69,18 +79,30 @@ def current_revision(conn: Connection) -> int:
     return conn.execute(sa.select(sa.func.coalesce(sa.func.max(fw_metadata.c.revision), 0))).scalar_one()
 
 
+@functools.lru_cache(maxsize=32)
+def _app_of_text(text: str) -> AppDef:
+    return app_from_documents(json.loads(text))
+
+
+def _app_of(documents: Mapping[str, Any]) -> AppDef:
+    # Installed documents were validated when installed; the same text always gives the same app,
+    # so every registry rebuild after the first (each worker, each revision) skips validating it.
+    return _app_of_text(json.dumps(documents, sort_keys=True))
+
+
 def build_registry(conn: Connection) -> Registry:
     """Returns the registry of every app installed in the database `conn` reads."""
     apps: dict[str, AppDef] = {}
     revision = 0
     for name, (app_revision, documents) in installed_documents(conn).items():
-        apps[name] = app_from_documents(documents)
+        apps[name] = _app_of(documents)
         revision = max(revision, app_revision)
     revision = max(revision, current_revision(conn))
     entities = {e.name: e for app in apps.values() for e in app.entities.values()}
     metadata = build_metadata(entities.values())
     tables = {name: metadata.tables[name] for name in entities}
-    return Registry(revision, apps, entities, tables)
+    formulas = {name: compiled for app in apps.values() for name, compiled in compile_app_formulas(app).items()}
+    return Registry(revision, apps, entities, tables, formulas)
 
 
 class RegistryCache:
