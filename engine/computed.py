@@ -46,6 +46,7 @@ class EntityFormulas:
     rollups: Mapping[str, Rollup] = field(default_factory=dict)
     rules: tuple[tuple[ValidationRule, formula.CompiledFormula], ...] = ()
     defaults: Mapping[str, formula.CompiledFormula] = field(default_factory=dict)
+    conditions: Mapping[str, formula.CompiledFormula] = field(default_factory=dict)   # layout visible_if/required_if
 
     @property
     def computed_names(self) -> list[str]:
@@ -75,7 +76,18 @@ def _compile_entity(app: AppDef, entity: EntityDef) -> EntityFormulas:
         if f.default_formula:
             defaults[f.name] = _compile(app, entity.name, f.default_formula)
     rules = tuple((rule, _compile(app, entity.name, rule.condition)) for rule in entity.validation_rules)
-    return EntityFormulas(formulas, rollups, rules, defaults)
+    conditions = {source: _compile(app, entity.name, source) for source in _layout_conditions(entity)}
+    return EntityFormulas(formulas, rollups, rules, defaults, conditions)
+
+
+def _layout_conditions(entity: EntityDef) -> set[str]:
+    sources = set()
+    for layout in entity.layouts:
+        for section in layout.sections:
+            sources.add(section.visible_if)
+            for item in section.fields:
+                sources.update((item.visible_if, item.required_if))
+    return {s for s in sources if s}
 
 
 # ---------------------------------------------------------------------------------------------

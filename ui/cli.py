@@ -243,6 +243,32 @@ def restore(file: Path, yes: bool) -> None:
     click.echo(f"Restored from {file}")
 
 
+# -- formulas -------------------------------------------------------------------------------
+@main.group("formula")
+def formula_group() -> None:
+    """Check formulas against the installed entities."""
+
+
+@formula_group.command("check")
+@click.argument("entity")
+@click.argument("expression")
+@friendly
+def formula_check(entity: str, expression: str) -> None:
+    """Print the type of EXPRESSION on ENTITY, or the error with a caret under its column."""
+    import formula
+    from metamodel.formula_checks import formula_fields
+
+    registry = runtime().registry()
+    app = registry.app_of(entity)
+    try:
+        compiled = formula.compile(expression, formula_fields(app, entity, expression))
+    except formula.FormulaError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(1) from None
+    paths = ", ".join(sorted(compiled.paths)) or "no fields"
+    click.echo(f"{compiled.type} (reads {paths})")
+
+
 # -- web ------------------------------------------------------------------------------------
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)

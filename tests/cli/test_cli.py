@@ -146,3 +146,23 @@ def test_backup_and_restore_round_trip(initialised, tmp_path, database_url):
     result = initialised("restore", str(target), "--yes")
     assert result.exit_code == 0
     assert "Restored from" in result.output
+
+
+def test_formula_check_prints_the_type_and_the_fields_it_reads(initialised):
+    result = initialised("formula", "check", "opportunity", "amount * probability > 1000 && account.name != ''")
+    assert result.exit_code == 0
+    assert result.output.strip() == "boolean (reads account.name, amount, probability)"
+
+
+def test_formula_check_points_at_the_error_with_a_caret(initialised):
+    result = initialised("formula", "check", "opportunity", "amont + 1")
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert "Did you mean amount?" in lines[0] and "(line 1, column 1)" in lines[0]
+    assert lines[1:] == ["  amont + 1", "  ^"]
+
+
+def test_formula_check_of_an_unknown_entity_names_the_installed_ones(initialised):
+    result = initialised("formula", "check", "spaceship", "1")
+    assert result.exit_code == 1
+    assert "there is no entity 'spaceship'" in result.output
