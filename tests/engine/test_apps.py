@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 
-from engine_apps import ACCOUNT, CRM_FOLDER as CRM, build_app
+from engine_apps import ACCOUNT, build_app
+from engine_apps import CRM_FOLDER as CRM
 
 from engine.apps import export_app, install_app, installed_apps, plan_app
 from engine.runtime import Runtime
