@@ -99,6 +99,8 @@ def installed_apps(runtime: Runtime) -> dict[str, str]:
 
 
 def _store_roles(conn: Connection, app: AppDef) -> None:
+    from engine.permissions import store_app_permissions
+
     for role in app.roles:
         exists = conn.execute(sa.select(fw_role.c.name).where(fw_role.c.name == role.name)).first()
         values: Mapping[str, Any] = {"app": app.name, "label": dict(role.label)}
@@ -106,6 +108,7 @@ def _store_roles(conn: Connection, app: AppDef) -> None:
             conn.execute(sa.update(fw_role).where(fw_role.c.name == role.name).values(values))
         else:
             conn.execute(sa.insert(fw_role).values(name=role.name, **values))
+    store_app_permissions(conn, app)
 
 
 def _load_seed(runtime: Runtime, app: AppDef, actor: Actor) -> None:

@@ -19,6 +19,7 @@ class Config:
     admin_password: str | None
     redis_url: str | None
     smtp_url: str | None
+    audit_retention_days: int = 730
 
     @property
     def is_sqlite(self) -> bool:
@@ -38,6 +39,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         admin_password=env.get("FORMWORK_ADMIN_PASSWORD") or None,
         redis_url=env.get("FORMWORK_REDIS_URL") or None,
         smtp_url=env.get("FORMWORK_SMTP_URL") or None,
+        audit_retention_days=int(env.get("FORMWORK_AUDIT_RETENTION_DAYS") or 730),
     )
 
 

@@ -1,4 +1,4 @@
-"""Users of an installation: creating them, their passwords, and finding them by name.
+"""Users of an installation: creating them, their passwords and roles, deactivating, and their Actor.
 
 Passwords are stored as werkzeug scrypt hashes; a generated password is shown once and never kept.
 """
@@ -7,14 +7,19 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from engine.db import fw_role, fw_user, fw_user_role, utcnow
+from engine import audit, org
+from engine.db import fw_api_token, fw_department, fw_role, fw_user, fw_user_role, utcnow
 from engine.errors import FormworkError
-from engine.security import Actor
+from engine.permissions import load_permissions
+from engine.security import SYSTEM, Actor
+
+MIN_PASSWORD_LENGTH = 10
 
 
 class UserError(FormworkError):
@@ -26,6 +31,24 @@ class NewUser:
     id: int
     username: str
     password: str          # the clear text, to show once
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """A user as the admin pages and the CLI list them."""
+    id: int
+    username: str
+    display_name: str
+    email: str | None
+    active: bool
+    is_admin: bool
+    roles: tuple[str, ...]
+    department: str | None
+    manager: str | None
+    locale: str
+    timezone: str
+    last_login_at: datetime | None
+    failed_logins: int
 
 
 def generate_password() -> str:
@@ -40,42 +63,164 @@ def password_matches(stored_hash: str | None, password: str) -> bool:
     return bool(stored_hash) and check_password_hash(stored_hash, password)
 
 
+def password_problems(password: str, username: str) -> list[str]:
+    """Returns what is wrong with `password` for `username` (empty when it is acceptable)."""
+    problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if password.strip().lower() == username.strip().lower():
+        problems.append("a password cannot be the username")
+    if password.isdigit():
+        problems.append("a password cannot be only digits")
+    return problems
+
+
+def _require_good_password(password: str, username: str) -> None:
+    problems = password_problems(password, username)
+    if problems:
+        raise UserError("; ".join(problems))
+
+
 def create_user(conn: Connection, username: str, *, password: str | None = None, display_name: str | None = None,
                 email: str | None = None, is_admin: bool = False, roles: Iterable[str] = (),
                 department_id: int | None = None, manager_id: int | None = None,
-                locale: str = "en") -> NewUser:
-    """Creates a user; returns their id and password (generated when none is given)."""
+                locale: str = "en", timezone: str = "UTC", actor: Actor = SYSTEM,
+                now: datetime | None = None) -> NewUser:
+    """Creates a user; returns their id and password (generated when none is given).
+
+    A given password must pass `password_problems`; unknown roles are refused before anything is
+    written. The creation is audited (without the password).
+    """
+    username = username.strip()
+    if not username:
+        raise UserError("a user needs a username")
     if conn.execute(sa.select(fw_user.c.id).where(fw_user.c.username == username)).first():
         raise UserError(f"a user named {username!r} already exists")
+    roles = list(dict.fromkeys(roles))
+    _require_roles(conn, roles)
+    if password is not None:
+        _require_good_password(password, username)
     password = password or generate_password()
     user_id = conn.execute(sa.insert(fw_user).values(
         username=username, display_name=display_name or username, email=email,
         password_hash=hash_password(password), is_admin=is_admin, active=True,
-        department_id=department_id, manager_id=manager_id, locale=locale, timezone="UTC",
-        failed_logins=0, created_at=utcnow())).inserted_primary_key[0]
+        department_id=department_id, manager_id=manager_id, locale=locale, timezone=timezone,
+        failed_logins=0, created_at=now or utcnow())).inserted_primary_key[0]
     for role in roles:
-        if not conn.execute(sa.select(fw_role.c.name).where(fw_role.c.name == role)).first():
-            raise UserError(f"there is no role {role!r}")
         conn.execute(sa.insert(fw_user_role).values(user_id=user_id, role=role))
+    audit.write_entry(conn, actor, "user_create", "fw_user", user_id, detail={
+        "username": username, "roles": roles, "department_id": department_id, "manager_id": manager_id,
+        "is_admin": is_admin}, at=now or utcnow())
     return NewUser(user_id, username, password)
 
 
-def set_password(conn: Connection, username: str, password: str) -> None:
-    result = conn.execute(sa.update(fw_user).where(fw_user.c.username == username)
-                          .values(password_hash=hash_password(password)))
-    if result.rowcount != 1:
+def _require_roles(conn: Connection, roles: Iterable[str]) -> None:
+    known = set(conn.execute(sa.select(fw_role.c.name)).scalars())
+    unknown = [r for r in roles if r not in known]
+    if unknown:
+        raise UserError(f"there is no role {unknown[0]!r} (roles: {', '.join(sorted(known)) or 'none'})")
+
+
+def user_id(conn: Connection, username: str) -> int:
+    """Returns the id of user `username`; UserError when there is none."""
+    found = conn.execute(sa.select(fw_user.c.id).where(fw_user.c.username == username)).scalar()
+    if found is None:
         raise UserError(f"there is no user {username!r}")
+    return found
 
 
-def actor_for(conn: Connection, user_id: int) -> Actor | None:
-    """Returns the Actor of an active user, with their roles, or None."""
+def set_password(conn: Connection, username: str, password: str, *, actor: Actor = SYSTEM,
+                 now: datetime | None = None) -> None:
+    """Replaces a user's password (it must pass the policy) and clears their failed-login count."""
+    _require_good_password(password, username)
+    target = user_id(conn, username)
+    conn.execute(sa.update(fw_user).where(fw_user.c.id == target)
+                 .values(password_hash=hash_password(password), failed_logins=0))
+    audit.write_entry(conn, actor, "password_change", "fw_user", target, detail={"username": username},
+                      at=now or utcnow())
+
+
+def set_roles(conn: Connection, username: str, roles: Iterable[str], *, actor: Actor = SYSTEM,
+              now: datetime | None = None) -> None:
+    """Replaces a user's roles; audited with the old and new lists."""
+    target = user_id(conn, username)
+    roles = sorted(set(roles))
+    _require_roles(conn, roles)
+    old = sorted(conn.execute(sa.select(fw_user_role.c.role).where(fw_user_role.c.user_id == target)).scalars())
+    conn.execute(sa.delete(fw_user_role).where(fw_user_role.c.user_id == target))
+    for role in roles:
+        conn.execute(sa.insert(fw_user_role).values(user_id=target, role=role))
+    audit.write_entry(conn, actor, "user_change", "fw_user", target, changes={"roles": (old, roles)},
+                      detail={"username": username}, at=now or utcnow())
+
+
+def update_user(conn: Connection, username: str, *, actor: Actor = SYSTEM, now: datetime | None = None,
+                **values: object) -> None:
+    """Changes a user's profile: display_name, email, department_id, manager_id, locale, timezone,
+    is_admin; audited with every changed value."""
+    allowed = {"display_name", "email", "department_id", "manager_id", "locale", "timezone", "is_admin"}
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise UserError(f"cannot change {', '.join(unknown)} here (allowed: {', '.join(sorted(allowed))})")
+    target = user_id(conn, username)
+    old = conn.execute(sa.select(fw_user).where(fw_user.c.id == target)).mappings().one()
+    changes = {k: (old[k], v) for k, v in values.items() if old[k] != v}
+    if not changes:
+        return
+    conn.execute(sa.update(fw_user).where(fw_user.c.id == target).values(values))
+    audit.write_entry(conn, actor, "user_change", "fw_user", target, changes=changes,
+                      detail={"username": username}, at=now or utcnow())
+
+
+def deactivate_user(conn: Connection, username: str, *, actor: Actor = SYSTEM, now: datetime | None = None) -> None:
+    """Stops a user from signing in and revokes their API tokens; their records stay theirs until
+    reassigned (see ownership.reassign_records)."""
+    now = now or utcnow()
+    target = user_id(conn, username)
+    conn.execute(sa.update(fw_user).where(fw_user.c.id == target).values(active=False))
+    conn.execute(sa.update(fw_api_token).where(fw_api_token.c.user_id == target,
+                                               fw_api_token.c.revoked_at.is_(None)).values(revoked_at=now))
+    audit.write_entry(conn, actor, "user_deactivate", "fw_user", target, detail={"username": username}, at=now)
+
+
+def list_users(conn: Connection, *, include_inactive: bool = True) -> list[UserInfo]:
+    """Returns the users ordered by username, with their roles, department and manager names."""
+    manager = fw_user.alias("manager")
+    query = (sa.select(fw_user, fw_department.c.name.label("department_name"),
+                       manager.c.username.label("manager_name"))
+             .outerjoin(fw_department, fw_department.c.id == fw_user.c.department_id)
+             .outerjoin(manager, manager.c.id == fw_user.c.manager_id)
+             .order_by(fw_user.c.username))
+    if not include_inactive:
+        query = query.where(fw_user.c.active.is_(True))
+    roles: dict[int, list[str]] = {}
+    for uid, role in conn.execute(sa.select(fw_user_role.c.user_id, fw_user_role.c.role)
+                                  .order_by(fw_user_role.c.role)):
+        roles.setdefault(uid, []).append(role)
+    return [UserInfo(r.id, r.username, r.display_name, r.email, r.active, r.is_admin, tuple(roles.get(r.id, ())),
+                     r.department_name, r.manager_name, r.locale, r.timezone, r.last_login_at, r.failed_logins)
+            for r in conn.execute(query)]
+
+
+def actor_for(conn: Connection, user_id: int, *, can_write: bool = True) -> Actor | None:
+    """Returns the Actor of an active user, with their merged permissions and department sets, or None."""
     row = conn.execute(sa.select(fw_user).where(fw_user.c.id == user_id, fw_user.c.active.is_(True))).first()
     if row is None:
         return None
     roles = frozenset(conn.execute(sa.select(fw_user_role.c.role).where(fw_user_role.c.user_id == user_id))
                       .scalars())
+    own = frozenset({row.department_id}) if row.department_id is not None else frozenset()
+    below = org.subtree(conn, row.department_id) if row.department_id is not None else frozenset()
     return Actor(row.id, row.username, is_admin=row.is_admin, roles=roles, department_id=row.department_id,
-                 locale=row.locale)
+                 locale=row.locale, permissions=load_permissions(conn, roles), department_ids=own,
+                 subtree_ids=below, department_members=org.members(conn, own),
+                 subtree_members=org.members(conn, below), timezone=row.timezone, can_write=can_write)
+
+
+def actor_by_name(conn: Connection, username: str) -> Actor | None:
+    """Returns the Actor of the active user called `username`, or None."""
+    found = conn.execute(sa.select(fw_user.c.id).where(fw_user.c.username == username)).scalar()
+    return actor_for(conn, found) if found is not None else None
 
 
 def user_count(conn: Connection) -> int:

@@ -9,10 +9,12 @@ from typing import Any
 
 from metamodel.fieldtypes import FIELD_TYPES
 from metamodel.model import (
+    ACTIONS,
     AppDef,
     Condition,
     Document,
     EntityDef,
+    EntityGrant,
     FieldDef,
     IndexDef,
     Label,
@@ -103,6 +105,22 @@ def document_from(doc: Mapping[str, Any]) -> Document:
                     version=doc.get("version"))
 
 
+def grant_from(value: str | Mapping[str, str]) -> EntityGrant:
+    """Returns a grant from a scope for every action ("own") or an object of action -> scope."""
+    if isinstance(value, str):
+        return EntityGrant(*(value for _ in ACTIONS))
+    return EntityGrant(**{action: value.get(action, "none") for action in ACTIONS})
+
+
+def role_from_document(doc: Mapping[str, Any]) -> Role:
+    return Role(
+        doc["name"], label_from(doc["label"]), label_from(doc.get("description")),
+        permissions=frozen_mapping({entity: grant_from(v) for entity, v in doc.get("permissions", {}).items()}),
+        field_access=deep_freeze(doc.get("field_access", {})),
+        rights=tuple(doc.get("rights", ())),
+    )
+
+
 def app_from_parts(doc: Mapping[str, Any], entities: Mapping[str, EntityDef],
                    flows: Mapping[str, Document], reports: Mapping[str, Document],
                    dashboards: Mapping[str, Document],
@@ -111,8 +129,7 @@ def app_from_parts(doc: Mapping[str, Any], entities: Mapping[str, EntityDef],
     return AppDef(
         name=doc["name"], version=doc["version"], label=label_from(doc["label"]),
         entities=frozen_mapping(entities), description=label_from(doc.get("description")),
-        roles=tuple(Role(r["name"], label_from(r["label"]), label_from(r.get("description")))
-                    for r in doc.get("roles", ())),
+        roles=tuple(role_from_document(r) for r in doc.get("roles", ())),
         navigation=tuple(
             NavGroup(g["name"], label_from(g["label"]), g.get("icon"),
                      tuple(NavItem(i["entity"], i.get("view")) for i in g["items"]))
@@ -206,13 +223,29 @@ def document_of_document(document: Document) -> dict[str, Any]:
     return {**head, **thaw(document.body)}
 
 
+def document_of_grant(grant: EntityGrant) -> str | dict[str, str]:
+    """Returns a grant as written: one scope when every action has it, else the actions not 'none'."""
+    scopes = [grant.scope(action) for action in ACTIONS]
+    if len(set(scopes)) == 1:
+        return scopes[0]
+    return {action: scope for action, scope in zip(ACTIONS, scopes, strict=True) if scope != "none"}
+
+
+def document_of_role(role: Role) -> dict[str, Any]:
+    return _compact([
+        ("name", role.name), ("label", document_of_label(role.label)),
+        ("description", document_of_label(role.description)),
+        ("permissions", {entity: document_of_grant(g) for entity, g in role.permissions.items()} or None),
+        ("field_access", thaw(role.field_access) or None),
+        ("rights", list(role.rights)),
+    ])
+
+
 def document_of_app(app: AppDef) -> dict[str, Any]:
     return _compact([
         ("name", app.name), ("version", app.version), ("label", document_of_label(app.label)),
         ("description", document_of_label(app.description)),
-        ("roles", [_compact([("name", r.name), ("label", document_of_label(r.label)),
-                             ("description", document_of_label(r.description))])
-                   for r in app.roles]),
+        ("roles", [document_of_role(r) for r in app.roles]),
         ("navigation", [_compact([("name", g.name), ("label", document_of_label(g.label)),
                                   ("icon", g.icon),
                                   ("items", [_compact([("entity", i.entity), ("view", i.view)])

@@ -12,7 +12,7 @@ from typing import Any
 from metamodel.context import CheckContext, EntitySource
 from metamodel.fieldtypes import FIELD_TYPES, FieldValueError
 from metamodel.issues import MetadataIssue, did_you_mean
-from metamodel.model import SYSTEM_COLUMNS, EntityDef, FieldDef
+from metamodel.model import ANY_ENTITY, SYSTEM_COLUMNS, EntityDef, FieldDef
 
 Check = Callable[[CheckContext], Iterator[MetadataIssue]]
 
@@ -345,6 +345,28 @@ def check_navigation(ctx: CheckContext) -> Iterator[MetadataIssue]:
                 yield from _nav_view_issues(entity, f"{path}/view", item.view)
 
 
+def check_roles(ctx: CheckContext) -> Iterator[MetadataIssue]:
+    """A role's permissions and field limits name entities of the app and their fields."""
+    if not ctx.app_ok:
+        return
+    for i, role in enumerate(ctx.app.roles):
+        for entity_name in role.permissions:
+            problem = None if entity_name == ANY_ENTITY else ctx.unknown_entity(entity_name)
+            if problem:
+                yield MetadataIssue("app.json", f"/roles/{i}/permissions/{entity_name}", *problem)
+        for entity_name, fields in role.field_access.items():
+            path = f"/roles/{i}/field_access/{entity_name}"
+            problem = ctx.unknown_entity(entity_name)
+            if problem:
+                yield MetadataIssue("app.json", path, *problem)
+                continue
+            entity = ctx.app.entities.get(entity_name)
+            for field_name in fields if entity is not None else ():
+                problem = ctx.unknown_field(entity, field_name)
+                if problem:
+                    yield MetadataIssue("app.json", f"{path}/{field_name}", *problem)
+
+
 def _nav_view_issues(entity: EntityDef, path: str, view: str) -> Iterator[MetadataIssue]:
     names = [v.name for v in entity.list_views]
     if view == "kanban" and not any(v.stage_field for v in entity.list_views):
@@ -428,5 +450,5 @@ def _seed_value_issues(ctx: CheckContext, file: str, path: str, entity: EntityDe
 CHECKS: tuple[Check, ...] = (
     check_names, check_file_names, check_references, check_choices, check_defaults, check_rollups,
     check_title_fields, check_layouts, check_list_views, check_indexes, check_validation_rules,
-    check_navigation, check_master_detail_cycles, check_documents, check_seed,
+    check_navigation, check_roles, check_master_detail_cycles, check_documents, check_seed,
 )

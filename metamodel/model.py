@@ -161,11 +161,34 @@ class EntityDef:
         return next((f.name for f in self.fields if f.type == "text"), "id")
 
 
+SCOPES = ("none", "own", "department", "department_and_below", "all")   # narrowest to widest
+ACTIONS = ("create", "read", "update", "delete")
+FIELD_ACCESS = ("hidden", "read_only")
+RIGHTS = ("metadata", "users", "flows", "import", "export", "api", "audit")
+ANY_ENTITY = "*"
+
+
+@dataclass(frozen=True)
+class EntityGrant:
+    """What a role may do with one entity's records: a scope per action (see SCOPES)."""
+    create: str = "none"
+    read: str = "none"
+    update: str = "none"
+    delete: str = "none"
+
+    def scope(self, action: str) -> str:
+        return getattr(self, action)
+
+
 @dataclass(frozen=True)
 class Role:
+    """A role: its grants per entity (ANY_ENTITY for the rest), field limits and admin rights."""
     name: str
     label: Label
     description: Label | None = None
+    permissions: Mapping[str, EntityGrant] = dc_field(default_factory=frozen_mapping)
+    field_access: Mapping[str, Mapping[str, str]] = dc_field(default_factory=frozen_mapping)
+    rights: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,206 @@
+"""Role permissions in the fw_ tables: stored from app metadata, changed by admins, merged per user.
+
+A user's rights are the union of their roles: the widest scope per action, a field limit only when
+every role that grants the action imposes it, and every admin right any role carries.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from engine import audit
+from engine.db import fw_field_permission, fw_permission, fw_role, fw_role_right, utcnow
+from engine.errors import FormworkError
+from metamodel.model import ACTIONS, ANY_ENTITY, FIELD_ACCESS, RIGHTS, SCOPES, AppDef, EntityGrant, Role
+
+if TYPE_CHECKING:   # security builds on this module; only the type is needed here
+    from engine.security import Actor
+
+NO_GRANT = EntityGrant()
+
+
+class RoleError(FormworkError):
+    """A permission change that names an unknown role, scope, access or right."""
+
+
+@dataclass(frozen=True)
+class PermissionSet:
+    """What one user may do: entity -> action -> scope, fields hidden and read-only, admin rights.
+
+    Built once when the Actor is made (at login or per request), so checks need no queries.
+    """
+    scopes: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    hidden: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    read_only: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    rights: frozenset[str] = frozenset()
+
+    def scope(self, entity: str, action: str) -> str:
+        """Returns the scope of `action` on `entity` ('none' when no role grants it)."""
+        grant = self.scopes.get(entity) or self.scopes.get(ANY_ENTITY) or {}
+        return grant.get(action, "none")
+
+    def hidden_fields(self, entity: str) -> frozenset[str]:
+        return self.hidden.get(entity, frozenset())
+
+    def locked_fields(self, entity: str) -> frozenset[str]:
+        """Returns the fields this user may not write: read-only or hidden."""
+        return self.read_only.get(entity, frozenset()) | self.hidden_fields(entity)
+
+
+NO_PERMISSIONS = PermissionSet()
+
+
+def widest(scopes: Iterable[str]) -> str:
+    """Returns the widest of `scopes` (they nest: own within department within ... all)."""
+    return max(scopes, key=SCOPES.index, default="none")
+
+
+@dataclass(frozen=True)
+class RoleRules:
+    """One role's grants and field limits, as merge_roles combines them."""
+    grants: Mapping[str, EntityGrant]
+    limits: Mapping[str, Mapping[str, str]]     # entity -> field -> hidden | read_only
+
+    def grant(self, entity: str) -> EntityGrant:
+        return self.grants.get(entity) or self.grants.get(ANY_ENTITY) or NO_GRANT
+
+    def fields_with(self, entity: str, *accesses: str) -> frozenset[str]:
+        return frozenset(f for f, access in self.limits.get(entity, {}).items() if access in accesses)
+
+
+def merge_roles(rules: Iterable[RoleRules], rights: Iterable[str]) -> PermissionSet:
+    """Returns the union of roles' rules as one PermissionSet."""
+    rules = list(rules)
+    entities = {e for r in rules for e in (*r.grants, *r.limits)}
+    scopes = {e: {a: widest(r.grant(e).scope(a) for r in rules) for a in ACTIONS} for e in entities}
+    hidden: dict[str, frozenset[str]] = {}
+    read_only: dict[str, frozenset[str]] = {}
+    for entity in {e for r in rules for e in r.limits}:
+        # A field stays hidden only if every role that lets the user read the entity hides it;
+        # roles that grant nothing on the entity do not get a say (they would reveal everything).
+        readers = [r for r in rules if r.grant(entity).read != "none"] or rules
+        hidden[entity] = frozenset.intersection(*(r.fields_with(entity, "hidden") for r in readers))
+        writers = [r for r in rules if r.grant(entity).update != "none" or r.grant(entity).create != "none"]
+        locked = frozenset.intersection(*(r.fields_with(entity, "hidden", "read_only")
+                                          for r in writers or rules))
+        read_only[entity] = locked - hidden[entity]
+    return PermissionSet(scopes, hidden, read_only, frozenset(rights))
+
+
+def load_permissions(conn: Connection, roles: Iterable[str]) -> PermissionSet:
+    """Returns the merged permissions of `roles` as stored in the fw_ tables."""
+    roles = sorted(set(roles))
+    if not roles:
+        return NO_PERMISSIONS
+    grants: dict[str, dict[str, EntityGrant]] = {r: {} for r in roles}
+    for row in conn.execute(sa.select(fw_permission).where(fw_permission.c.role.in_(roles))):
+        grants[row.role][row.entity] = EntityGrant(row.create_scope, row.read_scope, row.update_scope,
+                                                   row.delete_scope)
+    limits: dict[str, dict[str, dict[str, str]]] = {r: {} for r in roles}
+    for row in conn.execute(sa.select(fw_field_permission).where(fw_field_permission.c.role.in_(roles))):
+        limits[row.role].setdefault(row.entity, {})[row.field] = row.access
+    rights = conn.execute(sa.select(fw_role_right.c.right).where(fw_role_right.c.role.in_(roles))).scalars()
+    return merge_roles((RoleRules(grants[r], limits[r]) for r in roles), rights)
+
+
+# -- storing ---------------------------------------------------------------------------------------
+def store_app_permissions(conn: Connection, app: AppDef, actor: Actor | None = None, *,
+                          now: datetime | None = None) -> None:
+    """Replaces the stored permissions of the app's roles with those of its metadata (install, upgrade).
+
+    The roles themselves must already be in fw_role. The change is audited.
+    """
+    if not app.roles:
+        return
+    for role in app.roles:
+        _replace_role_rules(conn, role)
+    audit.write_entry(conn, actor or _system(), "permissions_installed", detail={
+        "app": app.name, "version": app.version, "roles": [r.name for r in app.roles]}, at=now or utcnow())
+
+
+def _replace_role_rules(conn: Connection, role: Role) -> None:
+    for table in (fw_permission, fw_field_permission, fw_role_right):
+        conn.execute(sa.delete(table).where(table.c.role == role.name))
+    if role.permissions:
+        conn.execute(sa.insert(fw_permission), [_grant_row(role.name, entity, grant)
+                                                 for entity, grant in role.permissions.items()])
+    limits = [{"role": role.name, "entity": entity, "field": name, "access": access}
+              for entity, fields in role.field_access.items() for name, access in fields.items()]
+    if limits:
+        conn.execute(sa.insert(fw_field_permission), limits)
+    if role.rights:
+        conn.execute(sa.insert(fw_role_right), [{"role": role.name, "right": r} for r in role.rights])
+
+
+def _grant_row(role: str, entity: str, grant: EntityGrant) -> dict[str, str]:
+    return {"role": role, "entity": entity, **{f"{a}_scope": grant.scope(a) for a in ACTIONS}}
+
+
+def set_grant(conn: Connection, actor: Actor, role: str, entity: str, grant: EntityGrant,
+              *, now: datetime | None = None) -> None:
+    """Sets what `role` may do with `entity` (admin pages); audited with the old and new scopes."""
+    _require_role(conn, role)
+    for action in ACTIONS:
+        if grant.scope(action) not in SCOPES:
+            raise RoleError(f"{grant.scope(action)!r} is not a scope (use one of {', '.join(SCOPES)})")
+    old = conn.execute(sa.select(fw_permission).where(fw_permission.c.role == role,
+                                                      fw_permission.c.entity == entity)).first()
+    conn.execute(sa.delete(fw_permission).where(fw_permission.c.role == role, fw_permission.c.entity == entity))
+    conn.execute(sa.insert(fw_permission).values(_grant_row(role, entity, grant)))
+    changes = {a: (getattr(old, f"{a}_scope") if old else "none", grant.scope(a)) for a in ACTIONS}
+    audit.write_entry(conn, actor, "permission_change", detail={"role": role, "entity": entity},
+                      changes={a: c for a, c in changes.items() if c[0] != c[1]}, at=now or utcnow())
+
+
+def set_field_access(conn: Connection, actor: Actor, role: str, entity: str, field_name: str,
+                     access: str | None, *, now: datetime | None = None) -> None:
+    """Makes a field hidden or read_only for `role`, or (access None) lifts the limit; audited."""
+    _require_role(conn, role)
+    if access is not None and access not in FIELD_ACCESS:
+        raise RoleError(f"{access!r} is not a field access (use hidden or read_only)")
+    where = (fw_field_permission.c.role == role, fw_field_permission.c.entity == entity,
+             fw_field_permission.c.field == field_name)
+    old = conn.execute(sa.select(fw_field_permission.c.access).where(*where)).scalar()
+    conn.execute(sa.delete(fw_field_permission).where(*where))
+    if access is not None:
+        conn.execute(sa.insert(fw_field_permission).values(role=role, entity=entity, field=field_name,
+                                                            access=access))
+    audit.write_entry(conn, actor, "permission_change",
+                      detail={"role": role, "entity": entity, "field": field_name},
+                      changes={"access": (old, access)}, at=now or utcnow())
+
+
+def set_rights(conn: Connection, actor: Actor, role: str, rights: Iterable[str],
+               *, now: datetime | None = None) -> None:
+    """Replaces the admin rights of `role`; audited."""
+    _require_role(conn, role)
+    rights = sorted(set(rights))
+    unknown = [r for r in rights if r not in RIGHTS]
+    if unknown:
+        raise RoleError(f"unknown right(s) {', '.join(unknown)} (known: {', '.join(RIGHTS)})")
+    old = sorted(conn.execute(sa.select(fw_role_right.c.right).where(fw_role_right.c.role == role)).scalars())
+    conn.execute(sa.delete(fw_role_right).where(fw_role_right.c.role == role))
+    if rights:
+        conn.execute(sa.insert(fw_role_right), [{"role": role, "right": r} for r in rights])
+    audit.write_entry(conn, actor, "permission_change", detail={"role": role},
+                      changes={"rights": (old, rights)}, at=now or utcnow())
+
+
+def role_names(conn: Connection) -> list[str]:
+    return list(conn.execute(sa.select(fw_role.c.name).order_by(fw_role.c.name)).scalars())
+
+
+def _require_role(conn: Connection, role: str) -> None:
+    if role not in role_names(conn):
+        raise RoleError(f"there is no role {role!r}")
+
+
+def _system() -> Actor:
+    from engine.security import SYSTEM
+
+    return SYSTEM

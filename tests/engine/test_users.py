@@ -1,0 +1,78 @@
+"""Users and departments: password policy, roles, audit of changes, the department tree, demo org."""
+from __future__ import annotations
+
+import pytest
+
+from engine import audit, org
+from engine.db import write_transaction
+from engine.users import UserError, actor_by_name, create_user, list_users, password_problems, set_roles
+
+
+@pytest.mark.parametrize(("password", "problem"), [
+    ("short1", "at least 10"), ("alice-smith", "username"), ("12345678901", "only digits")])
+def test_password_policy_names_the_problem(password, problem):
+    assert any(problem in p for p in password_problems(password, "alice-smith"))
+
+
+def test_password_policy_accepts_a_long_mixed_password():
+    assert password_problems("plum tree in spring", "alice") == []
+
+
+def test_creating_a_user_with_a_weak_password_is_refused(runtime):
+    with write_transaction(runtime.engine) as conn, pytest.raises(UserError, match="at least 10"):
+        create_user(conn, "alice", password="secret")
+
+
+def test_unknown_role_is_refused_before_the_user_is_written(runtime):
+    with write_transaction(runtime.engine) as conn:
+        with pytest.raises(UserError, match="no role 'wizard'"):
+            create_user(conn, "alice", roles=["wizard"])
+        assert list_users(conn) == []
+
+
+def test_user_creation_and_role_changes_are_audited(runtime, install):
+    install()
+    with write_transaction(runtime.engine) as conn:
+        create_user(conn, "alice")
+        set_roles(conn, "alice", [])
+        actions = [r.entry.action for r in audit.search(conn, entity="fw_user")]
+    assert actions == ["user_change", "user_create"]
+
+
+def test_subtree_holds_a_department_and_everything_below_it(runtime):
+    with write_transaction(runtime.engine) as conn:
+        top = org.create_department(conn, "Sales")
+        north = org.create_department(conn, "North", parent="Sales")
+        city = org.create_department(conn, "Beijing", parent="North")
+        org.create_department(conn, "Finance")
+        assert org.subtree(conn, top) == {top, north, city}
+        assert org.subtree(conn, north) == {north, city}
+
+
+def test_moving_a_department_under_its_own_child_is_refused(runtime):
+    with write_transaction(runtime.engine) as conn:
+        org.create_department(conn, "Sales")
+        org.create_department(conn, "North", parent="Sales")
+        with pytest.raises(org.OrgError, match="below"):
+            org.set_parent(conn, "Sales", "North")
+
+
+def test_department_list_shows_paths_heads_and_members(runtime):
+    with write_transaction(runtime.engine) as conn:
+        org.create_department(conn, "Sales")
+        north = org.create_department(conn, "North", parent="Sales")
+        head = create_user(conn, "nina", department_id=north).id
+        org.set_head(conn, "North", head)
+        listed = [(d.path, d.head, d.members) for d in org.list_departments(conn)]
+    assert listed == [("Sales", None, 0), ("Sales / North", "nina", 1)]
+
+
+def test_actor_knows_its_department_subtree_and_its_members(runtime):
+    with write_transaction(runtime.engine) as conn:
+        sales = org.create_department(conn, "Sales")
+        north = org.create_department(conn, "North", parent="Sales")
+        boss = create_user(conn, "boss", department_id=sales).id
+        rep = create_user(conn, "rep", department_id=north).id
+        actor = actor_by_name(conn, "boss")
+    assert (actor.department_ids, actor.subtree_ids) == ({sales}, {sales, north})
+    assert (actor.department_members, actor.subtree_members) == ({boss}, {boss, rep})
