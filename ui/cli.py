@@ -15,6 +15,7 @@ import click
 
 from engine.config import load_config
 from engine.errors import FormworkError
+from ui.cli_admin import register as register_admin_commands
 
 DEFAULT_APP = Path(__file__).resolve().parent.parent / "apps" / "crm_default"
 
@@ -303,6 +304,8 @@ def serve_app(host: str, port: int, workers: int) -> None:
     click.echo(f"Serving on http://{host}:{port}")
     Server().run()
 
+
+register_admin_commands(main)
 
 if __name__ == "__main__":   # pragma: no cover
     main(prog_name=os.path.basename(sys.argv[0]))
