@@ -66,14 +66,18 @@ def apply_app(runtime: Runtime, app_plan: AppPlan, *, actor: Actor = SYSTEM,
               after_step: Callable[[Step], None] | None = None) -> int:
     """Applies a plan made by `plan_app`, records the app's roles and, on first install, its seed."""
     app = app_plan.app
-    documents = app_to_documents(app)
-    revision = apply_plan(runtime.engine, app_plan.plan, app=app.name, app_version=app.version,
-                          documents=documents, actor_id=actor.id, after_step=after_step)
-    with write_transaction(runtime.engine) as conn:
+    first_install = app_plan.installed_version is None
+
+    def finish(conn: Connection) -> None:
+        # Roles and seed rows commit with the schema change, or not at all.
         _store_roles(conn, app)
+        if first_install and app.seed:
+            _load_seed(runtime, app, actor, conn)
+
+    revision = apply_plan(runtime.engine, app_plan.plan, app=app.name, app_version=app.version,
+                          documents=app_to_documents(app), actor_id=actor.id, after_step=after_step,
+                          before_commit=finish)
     runtime.registries.invalidate()
-    if app_plan.installed_version is None and app.seed:
-        _load_seed(runtime, app, actor)
     return revision
 
 
@@ -111,7 +115,7 @@ def _store_roles(conn: Connection, app: AppDef) -> None:
     store_app_permissions(conn, app)
 
 
-def _load_seed(runtime: Runtime, app: AppDef, actor: Actor) -> None:
-    records = runtime.records(actor)
+def _load_seed(runtime: Runtime, app: AppDef, actor: Actor, conn: Connection) -> None:
+    records = runtime.records(actor, conn=conn)
     for entity_name, rows in app.seed.items():
         records.bulk_create(entity_name, [dict(row) for row in rows])

@@ -453,11 +453,13 @@ StepHook = Callable[[Step], None]
 
 
 def apply_plan(engine: Engine, plan: Plan, *, app: str, app_version: str, documents: Mapping[str, Any],
-               actor_id: int | None = None, after_step: StepHook | None = None) -> int:
+               actor_id: int | None = None, after_step: StepHook | None = None,
+               before_commit: Callable[[Connection], None] | None = None) -> int:
     """Runs every step of `plan` and records the app's new metadata; returns the new revision.
 
     All of it happens in one transaction: on any error the schema, the data and the recorded
-    metadata stay exactly as they were. `after_step` is called after each step (progress bars).
+    metadata stay exactly as they were. `after_step` is called after each step (progress bars);
+    `before_commit` runs last inside the transaction, seeing the new metadata (roles, seed data).
     """
     if plan.refused:
         details = "\n".join(str(s) for s in plan.refused)
@@ -478,11 +480,13 @@ def apply_plan(engine: Engine, plan: Plan, *, app: str, app_version: str, docume
                     applier.run(step)
                     if after_step is not None:
                         after_step(step)
-                if sqlite:
-                    _check_foreign_keys(conn)
                 conn.execute(sa.insert(fw_metadata).values(
                     app=app, app_version=app_version, documents=dict(documents), removed=False,
                     installed_at=utcnow(), installed_by=actor_id))
+                if before_commit is not None:
+                    before_commit(conn)
+                if sqlite:
+                    _check_foreign_keys(conn)
                 return _last_revision(conn)
         finally:
             if sqlite:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+import sqlalchemy as sa
 from engine_apps import ACCOUNT, build_app
 from engine_apps import CRM_FOLDER as CRM
 
@@ -58,3 +60,17 @@ def test_export_matches_the_source_folder(runtime, tmp_path):
 def test_plan_of_an_installed_version_has_no_steps(runtime):
     install_app(runtime, build_app(ACCOUNT))
     assert plan_app(runtime, build_app(ACCOUNT, version="1.0.1")).plan.is_empty
+
+
+def test_install_whose_seed_is_refused_leaves_nothing_behind(runtime):
+    from engine_apps import app_documents
+
+    from engine.errors import ValidationError
+    from metamodel import app_from_documents
+
+    documents = app_documents(ACCOUNT)
+    documents["seed/account.json"] = [{"name": "A", "code": "X"}, {"name": "B", "code": "X"}]
+    with pytest.raises(ValidationError):
+        install_app(runtime, app_from_documents(documents))
+    assert installed_apps(runtime) == {}
+    assert "account" not in sa.inspect(runtime.engine).get_table_names()
