@@ -1,0 +1,175 @@
+"""Fixtures of the web UI tests: one database per session with the default CRM, apps and clients.
+
+Tests share the database, so each one makes the records it looks at (with unique names).
+"""
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN_PASSWORD = "admin-password-1"
+REP_PASSWORD = "rep-password-1"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def _running_in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def ui_database_url(tmp_path_factory):
+    """A database for the whole session: SQLite, or a fresh PostgreSQL schema under
+    FORMWORK_TEST_DATABASE_URL (the same recipe as tests/conftest.py, at session scope)."""
+    base = os.environ.get("FORMWORK_TEST_DATABASE_URL")
+    if not base:
+        yield f"sqlite:///{tmp_path_factory.mktemp('ui-db') / 'ui.db'}"
+        return
+    import sqlalchemy as sa
+
+    schema = f"ui_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    url = sa.engine.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def ui_runtime(ui_database_url):
+    """The runtime of the session database: the default CRM, `admin`, a sales rep `rep`, a little data."""
+    from engine.apps import install_app
+    from engine.db import write_transaction
+    from engine.demo import generate_demo
+    from engine.runtime import Runtime
+    from engine.users import create_user
+
+    rt = Runtime(ui_database_url)
+    rt.create_system_tables()
+    install_app(rt, ROOT / "apps" / "crm_default")
+    with write_transaction(rt.engine) as conn:
+        create_user(conn, "admin", password=ADMIN_PASSWORD, display_name="Administrator", is_admin=True)
+        create_user(conn, "rep", password=REP_PASSWORD, display_name="Rita Rep")
+    generate_demo(rt, 150, seed=7)
+    yield rt
+    rt.dispose()
+
+
+@pytest.fixture(scope="session")
+def instance_path(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("instance"))
+
+
+def _app(ui_database_url: str, instance_path: str, **extra):
+    from ui import create_app
+
+    return create_app({"TESTING": True, "DATABASE_URL": ui_database_url, "SECRET_KEY": "test-secret",
+                       "INSTANCE_PATH": instance_path, **extra})
+
+
+@pytest.fixture(scope="session")
+def app(ui_runtime, ui_database_url, instance_path):
+    """The app without CSRF checks, for tests about everything else."""
+    return _app(ui_database_url, instance_path, WTF_CSRF_ENABLED=False)
+
+
+@pytest.fixture(scope="session")
+def csrf_app(ui_runtime, ui_database_url, instance_path):
+    """The app as deployed: CSRF protection on."""
+    return _app(ui_database_url, instance_path)
+
+
+def login(client, username: str = "admin", password: str = ADMIN_PASSWORD):
+    return client.post("/login", data={"username": username, "password": password})
+
+
+@pytest.fixture
+def client(app):
+    """A test client logged in as the administrator."""
+    c = app.test_client()
+    assert login(c).status_code == 302
+    return c
+
+
+@pytest.fixture
+def rep_client(app):
+    c = app.test_client()
+    assert login(c, "rep", REP_PASSWORD).status_code == 302
+    return c
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+# -- a real server and a real browser, for the browser tests ---------------------------------------
+@pytest.fixture(scope="session")
+def live_server(ui_runtime, ui_database_url, instance_path):
+    """Serves the app (CSRF on) from a thread; yields its base URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, _app(ui_database_url, instance_path, TESTING=False), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium for the session; missing Chromium skips, except under CI=true where it fails."""
+    if not Path(CHROMIUM).exists():
+        if _running_in_ci():
+            pytest.fail(f"Chromium is required under CI=true at {CHROMIUM}")
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        found = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield found
+        found.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def admin_actor(ui_runtime):
+    import sqlalchemy as sa
+
+    from engine.db import fw_user
+    from engine.users import actor_for
+
+    with ui_runtime.engine.connect() as conn:
+        user_id = conn.execute(sa.select(fw_user.c.id).where(fw_user.c.username == "admin")).scalar_one()
+        return actor_for(conn, user_id)
+
+
+@pytest.fixture
+def make(ui_runtime, admin_actor):
+    """Creates a record as the administrator: make("account", name=...) -> the stored record."""
+    def create(entity: str, **values):
+        return ui_runtime.records(admin_actor).create(entity, values)
+    return create
+
+
+@pytest.fixture(scope="session")
+def admin_password() -> str:
+    return ADMIN_PASSWORD

@@ -1,0 +1,77 @@
+"""Exports (CSV, XLSX) under the list's query string; kanban moves; the calendar feed."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+
+def test_export_csv_rows_equal_the_filtered_list(client, make, unique):
+    for n, grade in enumerate(("vip", "vip", "regular")):
+        make("account", name=f"{unique} export {n}", grade=grade)
+    query = f"q={unique}&fb=1&f=grade&op=eq&v=vip&sort=name"
+    html = client.get(f"/app/account?{query}").get_data(as_text=True)
+    shown = re.findall(r'class="fw-row-link"[^>]*>([^<]+)</a>', html)
+    response = client.get(f"/app/account/export.csv?{query}")
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][0] == "Customer name" or rows[0][0]
+    assert [r[0] for r in rows[1:]] == shown == [f"{unique} export 0", f"{unique} export 1"]
+
+
+def test_export_xlsx_has_the_same_rows(client, make, unique):
+    from openpyxl import load_workbook
+
+    make("account", name=f"{unique} xlsx", grade="vip")
+    response = client.get(f"/app/account/export.xlsx?q={unique}")
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    values = [row[0].value for row in sheet.iter_rows(min_row=2)]
+    assert values == [f"{unique} xlsx"]
+
+
+def test_kanban_has_a_column_per_stage_with_count_and_sum(client):
+    html = client.get("/app/opportunity/kanban").get_data(as_text=True)
+    for stage in ("Initial contact", "Needs confirmed", "Demo", "Won", "Lost"):
+        assert stage in html
+    assert 'class="fw-col-total"' in html
+
+
+def test_kanban_move_saves_the_stage_with_the_version(client, make, unique, ui_runtime):
+    account = make("account", name=f"Kanban {unique}")
+    opp = make("opportunity", name=f"Move {unique}", stage="initial_contact", account=account["id"],
+               close_date="2031-01-31")
+    response = client.post(f"/app/opportunity/{opp['id']}/move", data={"value": "needs_confirmed", "version": "1"})
+    assert response.get_json()["ok"] is True
+    assert ui_runtime.query().get("opportunity", opp["id"])["stage"] == "needs_confirmed"
+
+
+def test_kanban_move_with_a_stale_version_is_refused(client, make, unique, ui_runtime, admin_actor):
+    account = make("account", name=f"Kanban {unique}")
+    opp = make("opportunity", name=f"Stale {unique}", stage="initial_contact", account=account["id"],
+               close_date="2031-01-31")
+    ui_runtime.records(admin_actor).update("opportunity", opp["id"], {"next_step": "call"})
+    response = client.post(f"/app/opportunity/{opp['id']}/move", data={"value": "demo", "version": "1"})
+    assert response.status_code == 409 and response.get_json()["ok"] is False
+    assert ui_runtime.query().get("opportunity", opp["id"])["stage"] == "initial_contact"
+
+
+def test_kanban_move_to_an_unknown_stage_is_a_validation_message(client, make, unique):
+    account = make("account", name=f"Kanban {unique}")
+    opp = make("opportunity", name=f"Bad {unique}", stage="initial_contact", account=account["id"],
+               close_date="2031-01-31")
+    response = client.post(f"/app/opportunity/{opp['id']}/move", data={"value": "mars", "version": "1"})
+    assert response.status_code == 422 and "not one of the values" in response.get_json()["message"]
+
+
+def test_calendar_feed_lists_tasks_in_the_range(client, make, unique):
+    make("task", subject=f"Due {unique}", due_at="2031-03-15T09:00:00+00:00")
+    events = client.get("/app/task/calendar.json?start=2031-03-01T00:00:00Z&end=2031-04-01T00:00:00Z").get_json()
+    assert f"Due {unique}" in [e["title"] for e in events]
+
+
+def test_chinese_locale_shows_chinese_labels_and_ui_text(client):
+    client.post("/locale", data={"locale": "zh"})
+    try:
+        html = client.get("/app/opportunity").get_data(as_text=True)
+    finally:
+        client.post("/locale", data={"locale": "en"})
+    assert "商机" in html and "筛选" in html and "新建" in html and 'lang="zh-CN"' in html

@@ -1,0 +1,88 @@
+"""Create and edit forms: widgets per type, engine errors beside fields, versions and conflicts."""
+from __future__ import annotations
+
+import re
+
+
+def test_new_form_has_a_labelled_input_per_layout_field(client):
+    html = client.get("/app/opportunity/new").get_data(as_text=True)
+    assert 'for="name"' in html and 'type="date"' in html and 'id="stage"' in html
+    assert 'class="fw-lookup"' in html and "CNY" in html
+
+
+def test_new_form_is_prefilled_from_the_query_string(client, make, unique):
+    account = make("account", name=f"Prefill {unique}")
+    html = client.get(f"/app/contact/new?account={account['id']}").get_data(as_text=True)
+    assert f'name="account" id="account" value="{account["id"]}"' in html
+    assert f'value="Prefill {unique}"' in html
+
+
+def test_create_saves_and_shows_the_record(client, unique):
+    response = client.post("/app/account/new", data={"name": f"Created {unique}", "grade": "vip"})
+    assert response.status_code == 302
+    html = client.get(response.location).get_data(as_text=True)
+    assert f"Created {unique}" in html and "VIP" in html
+
+
+def test_validation_error_is_shown_beside_its_field(client):
+    response = client.post("/app/account/new", data={"name": "", "email": "not-an-email"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert re.search(r'id="name-error">is required<', html)
+    assert 'id="email-error"' in html
+
+
+def test_validation_error_keeps_what_was_typed(client, unique):
+    html = client.post("/app/account/new", data={"name": "", "city": f"Typed {unique}"}).get_data(as_text=True)
+    assert f'value="Typed {unique}"' in html
+
+
+def test_edit_form_carries_the_version(client, make, unique):
+    account = make("account", name=f"Versioned {unique}")
+    html = client.get(f"/app/account/{account['id']}/edit").get_data(as_text=True)
+    assert 'name="version" type="hidden" value="1"' in html or 'type="hidden" value="1"' in html
+
+
+def test_edit_saves_the_changes(client, make, unique, ui_runtime):
+    account = make("account", name=f"Edit {unique}")
+    response = client.post(f"/app/account/{account['id']}/edit",
+                           data={"name": f"Edited {unique}", "version": "1"})
+    assert response.status_code == 302
+    assert ui_runtime.query().get("account", account["id"])["name"] == f"Edited {unique}"
+
+
+def test_stale_save_shows_the_conflict_and_keeps_typed_values(client, make, unique, ui_runtime, admin_actor):
+    account = make("account", name=f"Original {unique}", city="Beijing")
+    ui_runtime.records(admin_actor).update("account", account["id"], {"city": "Shanghai"})
+    response = client.post(f"/app/account/{account['id']}/edit",
+                           data={"name": f"Mine {unique}", "city": "Shenzhen", "version": "1"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "Administrator changed this record" in html
+    assert 'class="fw-theirs">Shanghai<' in html and 'class="fw-yours">Shenzhen<' in html
+    assert f'value="Mine {unique}"' in html and 'value="Shenzhen"' in html
+    assert re.search(r'name="version" type="hidden" value="2"|type="hidden" value="2"', html)
+
+
+def test_merging_a_conflict_saves_the_chosen_values_against_the_new_version(client, make, unique, ui_runtime,
+                                                                          admin_actor):
+    account = make("account", name=f"Merge {unique}", city="Beijing")
+    ui_runtime.records(admin_actor).update("account", account["id"], {"city": "Shanghai"})
+    response = client.post(f"/app/account/{account['id']}/edit", data={
+        "name": f"Merged {unique}", "city": "Shenzhen", "version": "2", "merge_city": "theirs"})
+    assert response.status_code == 302
+    saved = ui_runtime.query().get("account", account["id"])
+    assert (saved["name"], saved["city"]) == (f"Merged {unique}", "Shanghai")
+
+
+def test_file_upload_is_stored_and_downloadable(client, make, unique):
+    import io
+
+    account = make("account", name=f"Files {unique}")
+    response = client.post(f"/app/account/{account['id']}/edit", data={
+        "name": f"Files {unique}", "version": "1",
+        "business_licence": (io.BytesIO(b"%PDF-1.4 licence"), "licence.pdf")},
+        content_type="multipart/form-data")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    download = client.get(f"/app/account/{account['id']}/files/business_licence")
+    assert download.status_code == 200 and download.data == b"%PDF-1.4 licence"

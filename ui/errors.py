@@ -1,0 +1,76 @@
+"""The one place where errors become pages: 400, 403, 404 and 500 in the app's style.
+
+A record outside the user's scope is NotFound, hence a 404; a 500 logs and shows a request id.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import Flask, g, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from engine.errors import NotFound, PermissionDenied
+from engine.registry import UnknownEntity
+
+log = logging.getLogger("formwork.ui")
+
+
+def request_id() -> str:
+    if "request_id" not in g:
+        g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:12]
+    return g.request_id
+
+
+def _assign_request_id() -> None:
+    request_id()   # before_request must return None, or Flask answers with its value
+
+
+def error_page(status: int, title: str, message: str):
+    wants_fragment = request.headers.get("HX-Request") == "true"
+    template = "errors/_fragment.html" if wants_fragment else "errors/error.html"
+    return render_template(template, status=status, title=title, message=message,
+                           request_id=request_id()), status
+
+
+def not_found(_error: Exception):
+    return error_page(404, _("Not found"), _("There is nothing here, or you may not see it."))
+
+
+def forbidden(error: Exception):
+    detail = str(error) if isinstance(error, PermissionDenied) else ""
+    return error_page(403, _("Not allowed"), detail or _("You do not have permission to do this."))
+
+
+def csrf_refused(_error: CSRFError):
+    return error_page(400, _("Form expired"),
+                      _("The form was out of date or incomplete. Go back, reload the page and try again."))
+
+
+def http_error(error: HTTPException):
+    if error.code == 404:
+        return not_found(error)
+    if error.code == 403:
+        return forbidden(error)
+    if error.code is not None and error.code >= 500:
+        return server_error(error)
+    return error_page(error.code or 400, error.name, error.description or "")
+
+
+def server_error(error: Exception):
+    original = getattr(error, "original_exception", None) or error
+    log.error("request %s failed: %s %s", request_id(), request.method, request.path, exc_info=original)
+    return error_page(500, _("Something went wrong"),
+                      _("The error was logged. Quote the request id below when you report it."))
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_assign_request_id)
+    app.register_error_handler(NotFound, not_found)
+    app.register_error_handler(UnknownEntity, not_found)
+    app.register_error_handler(PermissionDenied, forbidden)
+    app.register_error_handler(CSRFError, csrf_refused)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, server_error)

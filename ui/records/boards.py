@@ -1,0 +1,165 @@
+"""Kanban boards (a column per stage value, drag to move) and calendars (month and week).
+
+A move saves through RecordService.update with the card's version; a refusal goes back to the card.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from flask import abort, jsonify, render_template, request, url_for
+from flask_babel import gettext as _
+
+from engine.errors import ConflictError, PermissionDenied, ValidationError
+from engine.views import group_totals, user_names
+from metamodel.fieldtypes import field_type
+from metamodel.model import Condition, EntityDef, FieldDef, ListView, label_text
+from ui.context import locale, query, records, registry, runtime
+from ui.records import records_bp
+from ui.records.display import Cell, References, cell, columns_of, record_title
+from ui.records.lists import calendar_field, stage_view
+
+CARDS_PER_COLUMN = 30
+CALENDAR_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class Card:
+    id: int
+    version: int
+    title: str
+    href: str
+    cells: list[tuple[str, Cell]]
+
+
+@dataclass(frozen=True)
+class BoardColumn:
+    value: str
+    label: str
+    color: str | None
+    count: int
+    total: str
+    cards: list[Card]
+
+
+def board_view(entity: EntityDef) -> ListView:
+    named = next((v for v in entity.list_views if v.name == "kanban" and v.stage_field), None)
+    view = named or stage_view(entity)
+    if view is None:
+        abort(404)
+    return view
+
+
+def amount_field(entity: EntityDef, view: ListView) -> FieldDef | None:
+    names = list(view.columns) + [f.name for f in entity.fields]
+    return next((entity.field(n) for n in names if entity.has_field(n) and entity.field(n).type == "currency"), None)
+
+
+def column_totals(entity: EntityDef, view: ListView) -> dict[str, tuple[int, str]]:
+    """stage value -> (count, sum of the amount field as shown)."""
+    amount = amount_field(entity, view)
+    totals = group_totals(query(), entity.name, view.stage_field, amount.name if amount else None, view.filters)
+    lang = locale()
+    shown = {}
+    for value, total in totals.items():
+        text = field_type(amount.type).display(amount, total.total or Decimal(0), lang) if amount else ""
+        shown[value] = (total.count, text)
+    return shown
+
+
+@records_bp.route("/app/<entity>/kanban")
+def kanban(entity: str):
+    definition = registry().entity(entity)
+    view = board_view(definition)
+    stage = definition.field(view.stage_field)
+    kind = field_type(stage.type)
+    lang = locale()
+    totals = column_totals(definition, view)
+    shown_names = [c for c in view.columns if c != view.stage_field and c != definition.title]
+    labels = {c.name: c.label for c in columns_of(definition, shown_names, lang)}
+    columns = []
+    for choice in kind.choices(stage):
+        page = query().list(entity, filters=[*view.filters, Condition(stage.name, "eq", choice["value"])],
+                            sort=view.sort, limit=CARDS_PER_COLUMN)
+        refs = References(query(), runtime().engine.connect).load(definition, page.rows, shown_names)
+        cards = [Card(r["id"], r["version"], record_title(definition, r),
+                      url_for("records.show", entity=entity, record_id=r["id"]),
+                      [(labels[n], cell(definition, n, r, refs, lang)) for n in shown_names])
+                 for r in page.rows]
+        count, total = totals.get(choice["value"], (0, ""))
+        columns.append(BoardColumn(choice["value"], kind.label_of(stage, choice["value"], lang),
+                                   choice.get("color"), count, total, cards))
+    return render_template("records/kanban.html", entity=definition, columns=columns, view=view,
+                           entity_label=label_text(definition.plural_label, lang),
+                           stage_label=label_text(stage.label, lang))
+
+
+@records_bp.route("/app/<entity>/<int:record_id>/move", methods=["POST"])
+def move(entity: str, record_id: int):
+    """Moves a card: sets the stage field, refusing a stale version. Answers JSON for the board."""
+    definition = registry().entity(entity)
+    view = board_view(definition)
+    value = request.form.get("value", "")
+    version = request.form.get("version", "")
+    if not version.isdigit():
+        abort(400)
+    try:
+        saved = records().update(entity, record_id, {view.stage_field: value}, expected_version=int(version))
+    except ValidationError as exc:
+        message = "; ".join(m for messages in exc.by_field().values() for m in messages)
+        return jsonify(ok=False, message=message), 422
+    except ConflictError as exc:
+        with runtime().engine.connect() as conn:
+            who = user_names(conn, [exc.changed_by]).get(exc.changed_by, _("someone"))
+        return jsonify(ok=False, message=_("Changed by %(who)s meanwhile; reload to see it.", who=who)), 409
+    except PermissionDenied as exc:
+        return jsonify(ok=False, message=str(exc)), 403
+    totals = column_totals(definition, view)
+    return jsonify(ok=True, version=saved["version"],
+                   columns={k: {"count": c, "total": t} for k, (c, t) in totals.items() if k is not None})
+
+
+@records_bp.route("/app/<entity>/calendar")
+def calendar(entity: str):
+    definition = registry().entity(entity)
+    name = calendar_field(definition)
+    if name is None:
+        abort(404)
+    lang = locale()
+    return render_template("records/calendar.html", entity=definition,
+                           entity_label=label_text(definition.plural_label, lang),
+                           field_label=label_text(definition.field(name).label, lang),
+                           events_url=url_for("records.calendar_events", entity=entity))
+
+
+@records_bp.route("/app/<entity>/calendar.json")
+def calendar_events(entity: str):
+    """FullCalendar's event feed: records whose calendar field falls in [start, end)."""
+    definition = registry().entity(entity)
+    name = calendar_field(definition)
+    if name is None:
+        abort(404)
+    f = definition.field(name)
+    start, end = _day(request.args.get("start")), _day(request.args.get("end"))
+    low, high = (start.isoformat(), (end - timedelta(days=1)).isoformat()) if f.type == "date" else (
+        datetime(start.year, start.month, start.day).isoformat() + "+00:00",
+        datetime(end.year, end.month, end.day).isoformat() + "+00:00")
+    page = query().list(entity, filters=[Condition(name, "between", [low, high])],
+                        sort=[], limit=CALENDAR_LIMIT)
+    events = []
+    for row in page.rows:
+        when = row.get(name)
+        events.append({"id": row["id"], "title": record_title(definition, row),
+                       "start": when.isoformat(), "allDay": f.type == "date",
+                       "url": url_for("records.show", entity=entity, record_id=row["id"])})
+    return jsonify(events)
+
+
+def _day(text: str | None) -> date:
+    if not text:
+        abort(400)
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+    except ValueError:
+        abort(400)

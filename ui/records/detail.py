@@ -1,0 +1,238 @@
+"""The record page: header and actions, details by layout, related lists, timeline and history.
+
+A record outside the user's scope raises NotFound in the engine, which the error handler makes a 404.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+
+from engine.audit import record_history
+from engine.errors import ValidationError
+from engine.views import user_names
+from metamodel.fieldtypes import field_type
+from metamodel.model import EntityDef, FieldDef, SortKey, label_text
+from ui.context import locale, query, records, registry, runtime
+from ui.records import records_bp
+from ui.records.display import Cell, Column, References, cell, columns_of, record_title
+from ui.records.forms import FileStore, form_sections
+from ui.records.listing import default_columns, default_view
+
+TIMELINE_ENTITIES = ("activity", "task")
+RELATED_ROWS = 5
+
+
+@dataclass(frozen=True)
+class DetailItem:
+    label: str
+    cell: Cell
+    wide: bool
+
+
+@dataclass(frozen=True)
+class DetailSection:
+    name: str
+    label: str
+    columns: int
+    collapsed: bool
+    items: list[DetailItem]
+
+
+@dataclass(frozen=True)
+class RelatedList:
+    entity: EntityDef
+    via: str
+    label: str
+    columns: list[Column]
+    rows: list[tuple[int, list[Cell]]]
+    total: int
+    new_href: str
+    all_href: str
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime | None
+    icon: str
+    title: str
+    href: str | None
+    detail: str
+    who: str
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    who: str
+    action: str
+    changes: list[tuple[str, str, str]]
+
+
+def file_store() -> FileStore:
+    from pathlib import Path
+
+    from flask import current_app
+
+    return FileStore(Path(current_app.config["INSTANCE_PATH"]) / "files")
+
+
+def header_fields(entity: EntityDef) -> list[str]:
+    """The key fields shown in the header: the default list view's columns after the title."""
+    view = default_view(entity)
+    names = view.columns if view else default_columns(entity)
+    return [n for n in names if n != entity.title and entity.has_field(n)][:4]
+
+
+@records_bp.route("/app/<entity>/<int:record_id>")
+def show(entity: str, record_id: int):
+    definition = registry().entity(entity)
+    record = query().get(entity, record_id)
+    lang = locale()
+    names = [f.name for f in definition.fields]
+    refs = References(query(), runtime().engine.connect).load(definition, [record],
+                                                              names + ["owner_id", "created_by", "updated_by"])
+    sections = [DetailSection(s.name, s.label, s.columns, s.collapsed,
+                              [DetailItem(label_text(f.label, lang), cell(definition, f.name, record, refs, lang),
+                                          field_type(f.type).widget == "textarea") for f in s.fields])
+                for s in form_sections(definition, lang)]
+    header = [(c.label, cell(definition, c.name, record, refs, lang))
+              for c in columns_of(definition, header_fields(definition), lang)]
+    related = related_lists(definition, record_id)
+    changes = history(definition, record_id)
+    return render_template(
+        "records/record.html", entity=definition, record=record, title=record_title(definition, record),
+        header=header, sections=sections, related=related, history=changes,
+        timeline=merged_timeline(timeline(definition, record_id), changes), owner=cell(definition, "owner_id", record, refs, lang),
+        entity_label=label_text(definition.label, lang), plural_label=label_text(definition.plural_label, lang))
+
+
+def related_lists(entity: EntityDef, record_id: int) -> list[RelatedList]:
+    lang = locale()
+    found = []
+    for child, via in registry().children_of(entity.name):
+        view = default_view(child)
+        names = [c for c in (view.columns if view else default_columns(child)) if c != via][:4]
+        sort = view.sort if view else (SortKey("id", "desc"),)
+        page = query().related(entity.name, record_id, child.name, via, sort=sort, limit=RELATED_ROWS,
+                               with_total=True)
+        refs = References(query(), runtime().engine.connect).load(child, page.rows, names)
+        columns = columns_of(child, names, lang)
+        f = child.field(via)
+        label = (label_text(f.option("related_label"), lang) if f.option("related_label")
+                 else label_text(child.plural_label, lang))
+        found.append(RelatedList(
+            child, via, label, columns,
+            [(r["id"], [cell(child, c.name, r, refs, lang) for c in columns]) for r in page.rows],
+            page.total or 0,
+            url_for("records.new", entity=child.name, **{via: record_id}),
+            url_for("records.list_records", entity=child.name, f=via, op="eq", v=record_id, fb=1)))
+    return found
+
+
+def timeline(entity: EntityDef, record_id: int) -> list[TimelineEntry]:
+    """Activities and tasks pointing at the record, newest first, beside its creation."""
+    lang = locale()
+    entries: list[TimelineEntry] = []
+    for child, via in registry().children_of(entity.name):
+        if child.name not in TIMELINE_ENTITIES:
+            continue
+        when = _first_time_field(child)
+        sort = (SortKey(when, "desc"),) if when else ()
+        page = query().related(entity.name, record_id, child.name, via, sort=sort, limit=20)
+        for row in page.rows:
+            detail_field = next((f for f in child.fields if f.type == "picklist"), None)
+            detail = (field_type(detail_field.type).display(detail_field, row.get(detail_field.name), lang)
+                      if detail_field else "")
+            stamp = row.get(when) if when else row.get("created_at")
+            if stamp is not None and not isinstance(stamp, datetime):
+                stamp = datetime(stamp.year, stamp.month, stamp.day)
+            entries.append(TimelineEntry(stamp, "phone-call" if child.name == "activity" else "checkbox",
+                                         record_title(child, row),
+                                         url_for("records.show", entity=child.name, record_id=row["id"]),
+                                         detail, label_text(child.label, lang)))
+    return entries
+
+
+def merged_timeline(entries: list[TimelineEntry], changes: list[HistoryEntry]) -> list[TimelineEntry]:
+    """The activities and tasks with the record's own changes, newest first."""
+    for change in changes:
+        detail = ", ".join(label for label, _old, _new in change.changes[:4])
+        entries.append(TimelineEntry(change.at, "history", change.action, None, detail, change.who))
+    return sorted(entries, key=lambda e: _sortable_time(e.at), reverse=True)
+
+
+def _sortable_time(value: datetime | None) -> float:
+    if value is None:
+        return 0.0
+    return value.timestamp() if value.tzinfo else value.replace(tzinfo=None).timestamp()
+
+
+def _first_time_field(entity: EntityDef) -> str | None:
+    return next((f.name for f in entity.fields if f.type in ("datetime", "date")), None)
+
+
+def history(entity: EntityDef, record_id: int) -> list[HistoryEntry]:
+    """Who changed what (old → new) and when, newest first; values shown as the fields show them."""
+    lang = locale()
+    with runtime().engine.connect() as conn:
+        entries = record_history(conn, entity.name, record_id)
+        names = user_names(conn, [e.actor_id for e in entries])
+    actions = {"create": _("created"), "update": _("changed"), "delete": _("deleted"), "restore": _("restored")}
+    found = []
+    for entry in entries:
+        changes = []
+        for name, (old, new) in entry.changes.items():
+            if name == "owner_id":
+                changes.append((_("Owner"), _user_text(old), _user_text(new)))
+            elif entity.has_field(name):
+                f = entity.field(name)
+                changes.append((label_text(f.label, lang), _json_text(f, old, lang), _json_text(f, new, lang)))
+        found.append(HistoryEntry(entry.at, names.get(entry.actor_id, _("System")),
+                                  actions.get(entry.action, entry.action), changes))
+    return found
+
+
+def _user_text(value: Any) -> str:
+    return "" if value is None else f"#{value}"
+
+
+def _json_text(f: FieldDef, value: Any, lang: str) -> str:
+    if value is None:
+        return ""
+    kind = field_type(f.type)
+    try:
+        return kind.display(f, kind.coerce(f, value), lang)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return str(value)
+
+
+@records_bp.route("/app/<entity>/<int:record_id>/delete", methods=["POST"])
+def delete(entity: str, record_id: int):
+    definition = registry().entity(entity)
+    try:
+        records().delete(entity, record_id)
+    except ValidationError as exc:
+        for messages in exc.by_field().values():
+            for message in messages:
+                flash(message, "danger")
+        return redirect(url_for("records.show", entity=entity, record_id=record_id))
+    flash(_("%(label)s deleted.", label=label_text(definition.label, locale())), "success")
+    return redirect(url_for("records.list_records", entity=entity))
+
+
+@records_bp.route("/app/<entity>/<int:record_id>/files/<field>")
+def download(entity: str, record_id: int, field: str):
+    definition = registry().entity(entity)
+    record = query().get(entity, record_id)
+    if not definition.has_field(field) or definition.field(field).type != "file" or not record.get(field):
+        abort(404)
+    value = record[field]
+    path = file_store().path(value["key"])
+    if path is None:
+        abort(404)
+    return send_file(path, mimetype=value.get("content_type") or "application/octet-stream",
+                     as_attachment=request.args.get("inline") != "1", download_name=value["name"])

@@ -1,0 +1,192 @@
+"""Create and edit forms built at runtime from layout metadata, one WTForms field per widget.
+
+The engine validates: its errors are put beside their fields, and the record's version rides along.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from werkzeug.datastructures import FileStorage
+from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.widgets import CheckboxInput, ListWidget
+
+try:
+    from wtforms.fields.choices import SelectChoice
+except ImportError:   # WTForms < 3.3 takes (value, label) pairs
+    def SelectChoice(value: str, label: str) -> tuple[str, str]:  # noqa: N802
+        return value, label
+
+from engine.views import UserProfile
+from metamodel.fieldtypes import field_type
+from metamodel.model import EntityDef, FieldDef, Layout, LayoutField, Section, label_text
+
+# The engine's most common field messages, listed so that extraction puts them in the catalogue;
+# `attach_errors` translates whatever the engine says, falling back to its English.
+ENGINE_MESSAGES = (_l("is required"), _l("is read-only"), _l("must be a number"), _l("must be a whole number"),
+                   _l("needs a value to compare with"), _l("between needs two values"))
+
+EDITABLE_WIDGETS = ("text", "email", "phone", "url", "textarea", "number", "checkbox", "date", "datetime",
+                    "select", "multiselect", "lookup", "user", "file")
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A multi-picklist as a group of checkboxes: every value visible, one click each."""
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+@dataclass(frozen=True)
+class FormSection:
+    name: str
+    label: str
+    columns: int
+    collapsed: bool
+    fields: tuple[FieldDef, ...]
+
+
+def layout_of(entity: EntityDef) -> Layout:
+    """Returns the entity's first layout, or one section holding every field when it has none."""
+    if entity.layouts:
+        return entity.layouts[0]
+    return Layout("default", (Section("main", None, 2, False,
+                                      tuple(LayoutField(f.name) for f in entity.fields)),))
+
+
+def form_sections(entity: EntityDef, locale: str) -> list[FormSection]:
+    sections = []
+    for section in layout_of(entity).sections:
+        fields = tuple(entity.field(lf.field) for lf in section.fields if entity.has_field(lf.field))
+        sections.append(FormSection(section.name, label_text(section.label, locale) if section.label else "",
+                                    section.columns, section.collapsed, fields))
+    return sections
+
+
+def is_editable(f: FieldDef) -> bool:
+    return field_type(f.type).widget in EDITABLE_WIDGETS and not f.read_only
+
+
+def _input_field(f: FieldDef, locale: str, users: list[UserProfile]):
+    kind = field_type(f.type)
+    label = label_text(f.label, locale) or f.name
+    description = label_text(f.help, locale) if f.help else ""
+    widget = kind.widget
+    if widget == "textarea":
+        return TextAreaField(label, description=description)
+    if widget == "checkbox":
+        return BooleanField(label, description=description)
+    if widget == "select":
+        choices = [SelectChoice("", "—")] + [SelectChoice(c["value"], label_text(_as_label(c["label"]), locale))
+                                             for c in kind.choices(f)]
+        return SelectField(label, choices=choices, validate_choice=False, description=description)
+    if widget == "multiselect":
+        choices = [SelectChoice(c["value"], label_text(_as_label(c["label"]), locale)) for c in kind.choices(f)]
+        return MultiCheckboxField(label, choices=choices, validate_choice=False, description=description)
+    if widget == "user":
+        choices = [SelectChoice("", "—")] + [SelectChoice(str(u.id), u.display_name) for u in users]
+        return SelectField(label, choices=choices, validate_choice=False, description=description)
+    if widget == "file":
+        return FileField(label, description=description)
+    return StringField(label, description=description)
+
+
+def _as_label(label: Any) -> Mapping[str, str]:
+    return label if isinstance(label, Mapping) else {"en": str(label)}
+
+
+def form_class(entity: EntityDef, locale: str, users: list[UserProfile]) -> type[FlaskForm]:
+    """Returns a FlaskForm subclass with one field per editable field of the entity's layout."""
+    attributes: dict[str, Any] = {"version": HiddenField()}
+    for section in layout_of(entity).sections:
+        for lf in section.fields:
+            if entity.has_field(lf.field) and is_editable(entity.field(lf.field)):
+                attributes[lf.field] = _input_field(entity.field(lf.field), locale, users)
+    return type(f"{entity.name.title()}Form", (FlaskForm,), attributes)
+
+
+def form_data(entity: EntityDef, record: Mapping[str, Any]) -> dict[str, Any]:
+    """Returns a record's values in the shape the form's inputs hold them."""
+    data: dict[str, Any] = {"version": record.get("version")}
+    for f in entity.fields:
+        if f.name in record and is_editable(f) and f.type != "file":
+            data[f.name] = input_value(f, record[f.name])
+    return data
+
+
+def input_value(f: FieldDef, value: Any) -> Any:
+    if value is None:
+        return [] if f.type == "multipicklist" else ("" if f.type != "boolean" else False)
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return str(value)
+
+
+def submitted_values(entity: EntityDef, form: FlaskForm, files: FileStore,
+                     removed: set[str]) -> dict[str, Any]:
+    """Returns the values the form sends to the engine (files stored first; untouched files kept)."""
+    values: dict[str, Any] = {}
+    for name, input_field in form._fields.items():
+        if name in ("version", "csrf_token") or not entity.has_field(name):
+            continue
+        f = entity.field(name)
+        if f.type == "file":
+            upload = input_field.data
+            if isinstance(upload, FileStorage) and upload.filename:
+                values[name] = files.store(upload)
+            elif name in removed:
+                values[name] = None
+            continue
+        values[name] = input_field.data
+    return values
+
+
+def attach_errors(form: FlaskForm, entity: EntityDef, by_field: Mapping[str | None, list[str]],
+                  locale: str) -> list[str]:
+    """Puts each engine error beside its field; returns the form-level messages."""
+    general: list[str] = []
+    for name, messages in by_field.items():
+        translated = [_(m) for m in messages]
+        if name and name in form._fields:
+            form._fields[name].errors = list(translated)
+        elif name and entity.has_field(name):
+            label = label_text(entity.field(name).label, locale)
+            general.extend(f"{label}: {m}" for m in translated)
+        else:
+            general.extend(translated)
+    return general
+
+
+class FileStore:
+    """Uploaded files under the instance folder, named by a random key (never the user's name)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def store(self, upload: FileStorage) -> dict[str, Any]:
+        key = uuid.uuid4().hex
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / key
+        upload.save(path)
+        name = Path(upload.filename or "file").name
+        return {"key": key, "name": name, "size": path.stat().st_size,
+                "content_type": upload.mimetype or "application/octet-stream"}
+
+    def path(self, key: str) -> Path | None:
+        if not key.isalnum():
+            return None
+        path = self.root / key
+        return path if path.is_file() else None
