@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.db import fw_role, write_transaction
+from engine.db import fw_role
 from engine.errors import FormworkError
 from engine.registry import installed_documents
 from engine.runtime import Runtime
