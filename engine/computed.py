@@ -123,6 +123,21 @@ class SqlPaths:
     def path(self, dotted: str) -> sa.ColumnElement:
         return self._path(self.entity, self.table, dotted.split("."), "")
 
+    def owner_of(self, dotted: str) -> tuple[EntityDef, str]:
+        """Returns the entity whose field ends `dotted`, and that field's name ("account.name" ->
+        (account, "name")); users' fields belong to no entity and come back with the current one."""
+        entity = self.entity
+        parts = dotted.split(".")
+        for head in parts[:-1]:
+            if head in SYSTEM_USER_FIELDS or not entity.has_field(head):
+                return entity, head
+            f = entity.field(head)
+            target = field_type(f.type).target_entity(f)
+            if target is None:
+                return entity, head
+            entity = self.registry.entity(target)
+        return entity, parts[-1]
+
     def _path(self, entity: EntityDef, table: sa.FromClause, parts: list[str], prefix: str) -> sa.ColumnElement:
         head, rest = parts[0], parts[1:]
         if not rest:

@@ -68,10 +68,12 @@ TEXT_OPERATORS = ("contains", "starts_with")
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a list: its rows, the cursor of the next page (None at the end) and the total."""
+    """One page of a list: its rows, the cursors of the next and previous pages (None at either
+    end) and the total."""
     rows: list[dict[str, Any]]
     next_cursor: str | None
     total: int | None = None
+    prev_cursor: str | None = None
 
 
 def describe_condition(entity: EntityDef, condition: Condition, locale: str = "en") -> str:
@@ -146,29 +148,59 @@ class QueryService:
 
     def list(self, entity_name: str, *, filters: Sequence[Condition] = (), any_of: Sequence[Condition] = (),
              search: str | None = None, formula: str | None = None, sort: Sequence[SortKey] = (),
-             cursor: str | None = None, limit: int = 50, with_total: bool = False,
-             deleted: bool = False) -> Page:
+             cursor: str | None = None, before: str | None = None, limit: int = 50,
+             with_total: bool = False, deleted: bool = False, paths: Sequence[str] = ()) -> Page:
         """Returns one page of records matching every filter (and one of `any_of`, if given).
 
         `formula` is a boolean formula over the entity's fields, e.g. `amount * probability > 10000`.
+        `cursor` asks for the page after a page's `next_cursor`, `before` for the page before a
+        page's `prev_cursor`. `paths` adds values across lookups, e.g. "account.name", to each row.
         """
         selected = self.selection(entity_name, deleted=deleted)
         entity = selected.entity
+        extra = self._path_columns(selected, paths)
         where = self._where(entity, selected.paths, filters, any_of, search, formula)
         keys = self._sort_keys(entity, selected.paths, sort)
         total = None
         if with_total:
             total = self._scalar(sa.select(sa.func.count()).select_from(selected.select(*where).subquery()))
-        if cursor:
-            where.append(_after(keys, _decode_cursor(cursor, len(keys))))
+        backward = bool(before)
+        if cursor or before:
+            values = _decode_cursor(before or cursor, len(keys))
+            where.append(_before(keys, values) if backward else _after(keys, values))
         limit = max(1, min(limit, MAX_PAGE))
-        query = selected.select(*where).order_by(*(_order(k.expression, k.direction) for k in keys))
-        rows = self._rows(query.limit(limit + 1))
+        order = [_order(k.expression, k.direction, reverse=backward) for k in keys]
+        rows = self._rows(selected.select(*where).add_columns(*extra).order_by(*order).limit(limit + 1))
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = _encode_cursor([_jsonable(rows[-1][k.key]) for k in keys]) if more else None
-        return Page([strip_hidden(self.actor, entity, row_to_record(entity, row)) for row in rows],
-                    next_cursor, total)
+        if backward:
+            rows.reverse()
+        if not rows:
+            return Page([], None, total, None)
+        first, last = (_encode_cursor([_jsonable(row[k.key]) for k in keys]) for row in (rows[0], rows[-1]))
+        next_cursor = last if (more and not backward) or backward else None
+        prev_cursor = first if (more and backward) or (cursor and not backward) else None
+        records = [self._record(entity, row, paths) for row in rows]
+        return Page(records, next_cursor, total, prev_cursor)
+
+    def _path_columns(self, selected: Selection, paths: Sequence[str]) -> list:
+        columns = []
+        for path in paths:
+            hop_entity, name = selected.paths.owner_of(path)
+            try:
+                if name in hidden_fields(self.actor, hop_entity):
+                    raise KeyError(name)
+                columns.append(selected.paths.path(path).label(path))
+            except KeyError:
+                raise ValidationError(selected.entity.name, [FieldError(path, "is not a field you can see")]) \
+                    from None
+        return columns
+
+    def _record(self, entity: EntityDef, row: Mapping[str, Any], paths: Sequence[str]) -> dict[str, Any]:
+        record = strip_hidden(self.actor, entity, row_to_record(entity, row))
+        for path in paths:
+            record[path] = row[path]
+        return record
 
     def count(self, entity_name: str, *, filters: Sequence[Condition] = (), any_of: Sequence[Condition] = (),
               search: str | None = None, formula: str | None = None) -> int:
@@ -346,9 +378,12 @@ def _includes_any(column: sa.ColumnElement, raw: Any) -> sa.ColumnElement[bool]:
     return sa.or_(*(wrapped.like(f"%;{_escape_like(str(i))};%", escape="\\") for i in items))
 
 
-def _order(column: sa.ColumnElement, direction: str) -> sa.ColumnElement:
-    # Blanks come last in both directions, as a person scanning a list expects.
-    return (column.asc() if direction == "asc" else column.desc()).nulls_last()
+def _order(column: sa.ColumnElement, direction: str, *, reverse: bool = False) -> sa.ColumnElement:
+    # Blanks come last in both directions, as a person scanning a list expects; walking a list
+    # backwards reads the same order from its end.
+    if not reverse:
+        return (column.asc() if direction == "asc" else column.desc()).nulls_last()
+    return (column.desc() if direction == "asc" else column.asc()).nulls_first()
 
 
 def _after(keys: list[SortExpression], values: list[Any]) -> sa.ColumnElement[bool]:
@@ -363,6 +398,20 @@ def _after(keys: list[SortExpression], values: list[Any]) -> sa.ColumnElement[bo
         beyond = column > value if direction == "asc" else column < value
         alternatives.append(sa.and_(*equal_before, sa.or_(beyond, column.is_(None))
                                     if i < len(keys) - 1 else beyond))
+    return sa.or_(*alternatives) if alternatives else sa.false()
+
+
+def _before(keys: list[SortExpression], values: list[Any]) -> sa.ColumnElement[bool]:
+    """Returns the keyset condition 'sorts before the row whose keys are `values`' (blanks last)."""
+    alternatives = []
+    for i, key in enumerate(keys):
+        column, direction = key.expression, key.direction
+        equal_before = [_same(k.expression, v) for k, v in zip(keys[:i], values[:i], strict=True)]
+        value = values[i]
+        if value is None:
+            alternatives.append(sa.and_(*equal_before, column.is_not(None)))   # every value precedes a blank
+            continue
+        alternatives.append(sa.and_(*equal_before, column < value if direction == "asc" else column > value))
     return sa.or_(*alternatives) if alternatives else sa.false()
 
 

@@ -127,3 +127,37 @@ def test_multipicklist_eq_matches_records_including_the_value(runtime, install):
 def test_condition_reads_as_a_sentence_with_labels(runtime, accounts):
     entity = accounts.entity("account")
     assert describe_condition(entity, Condition("grade", "in", ["vip", "regular"])) == "Grade is one of VIP, Regular"
+
+
+@pytest.mark.parametrize("sort", [[SortKey("employees")], [SortKey("revenue", "desc")], [SortKey("grade")], []])
+def test_walking_back_from_the_last_page_visits_every_row_in_reverse(runtime, accounts, sort):
+    query = runtime.query()
+    pages, cursor = [], None
+    while True:
+        page = query.list("account", sort=sort, limit=2, cursor=cursor)
+        pages.append(names(page))
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    back, before = [], page.prev_cursor
+    while before is not None:
+        earlier = query.list("account", sort=sort, limit=2, before=before)
+        back.append(names(earlier))
+        before = earlier.prev_cursor
+    assert list(reversed(back)) == pages[:-1]
+
+
+def test_first_page_has_no_previous_page(runtime, accounts):
+    assert runtime.query().list("account", limit=2).prev_cursor is None
+
+
+def test_paths_add_values_of_linked_records_to_each_row(runtime, accounts):
+    runtime.records().create("quote", {"account": 2, "title": "one"})
+    row = runtime.query().list("quote", paths=["account.name", "account.grade"]).rows[0]
+    assert (row["account.name"], row["account.grade"]) == ("Beta", "regular")
+
+
+def test_unknown_path_is_refused_by_name(runtime, accounts):
+    with pytest.raises(ValidationError) as caught:
+        runtime.query().list("quote", paths=["account.colour"])
+    assert "account.colour" in caught.value.by_field()
