@@ -20,6 +20,7 @@ from faker import Faker
 from sqlalchemy.engine import Connection
 
 from engine.db import fw_role, fw_user, fw_user_role, write_transaction
+from engine.errors import FormworkError
 from engine.org import create_department, set_head
 from engine.permissions import load_permissions
 from engine.registry import Registry
@@ -167,6 +168,8 @@ def generate_demo(runtime: Runtime, total: int, *, seed: int | None = None,
     """Creates about `total` records across the installed entities; returns entity -> count."""
     rng = random.Random(seed)
     registry = runtime.registry()
+    if not registry.entities:
+        raise FormworkError("no app is installed: run `formwork init` first")
     today = runtime.clock().date()
     values = _Values(rng, today)
     with write_transaction(runtime.engine) as conn:

@@ -166,3 +166,9 @@ def test_formula_check_of_an_unknown_entity_names_the_installed_ones(initialised
     result = initialised("formula", "check", "spaceship", "1")
     assert result.exit_code == 1
     assert "there is no entity 'spaceship'" in result.output
+
+
+def test_demo_before_init_says_to_run_init(cli):
+    result = cli("demo", "--records", "10")
+    assert result.exit_code == 1
+    assert "run `formwork init` first" in result.output
