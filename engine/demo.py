@@ -41,6 +41,37 @@ WEIGHTS = {"account": 10, "contact": 18, "lead": 14, "opportunity": 12, "quote":
 
 Progress = Callable[[int], None]
 
+# Names and subjects by entity; {who} is a company or person, {n} a small number.
+HEADLINES_ZH = {
+    "opportunity": ["{who}CRM系统升级", "{who}年度采购", "{who}数据平台项目", "{who}续约", "{who}扩容{n}席位"],
+    "task": ["回访{who}", "准备{who}报价", "给{who}发送合同", "确认{who}需求", "安排{who}演示"],
+    "activity": ["与{who}电话沟通", "拜访{who}", "{who}需求会议", "给{who}发送方案"],
+    "ticket": ["{who}无法登录", "{who}报表导出失败", "{who}咨询开票", "{who}建议增加字段", "{who}数据同步延迟"],
+    "campaign": ["{who}行业峰会", "春季线上研讨会第{n}期", "{who}渠道推广", "新品发布会"],
+    "quote": ["{who}报价", "{who}续约报价"],
+    "contract": ["{who}年度服务合同", "{who}采购合同", "{who}续约合同"],
+    "article": ["如何重置密码", "导入客户数据的步骤", "报表常见问题", "权限设置说明"],
+    "product": ["CRM企业版", "数据分析模块", "实施服务{n}人天", "培训课程", "移动端许可", "API集成包"],
+    "quote_line": ["CRM企业版许可", "实施服务", "年度维护", "培训{n}人次"],
+    "*": ["{who}{n}号"],
+}
+HEADLINES_EN = {
+    "opportunity": ["{who} CRM upgrade", "{who} annual licence", "{who} data platform", "{who} renewal",
+                    "{who} expansion, {n} seats"],
+    "task": ["Call back {who}", "Prepare the {who} quote", "Send {who} the contract", "Confirm {who} requirements"],
+    "activity": ["Call with {who}", "Visit to {who}", "Requirements meeting with {who}", "Proposal sent to {who}"],
+    "ticket": ["{who} cannot log in", "Report export fails for {who}", "{who} asks about invoices",
+               "{who} suggests a new field"],
+    "campaign": ["{who} industry summit", "Spring webinar #{n}", "Partner push with {who}", "Product launch"],
+    "quote": ["{who} quote", "{who} renewal quote"],
+    "contract": ["{who} service agreement", "{who} purchase contract", "{who} renewal"],
+    "article": ["How to reset a password", "Importing customers", "Report questions", "Setting permissions"],
+    "product": ["CRM Enterprise", "Analytics module", "Implementation, {n} days", "Training course",
+                "Mobile licence", "API integration pack"],
+    "quote_line": ["CRM Enterprise licence", "Implementation services", "Annual maintenance", "Training, {n} seats"],
+    "*": ["{who} {n}"],
+}
+
 
 class _Values:
     """Makes one plausible value for a field, from its type, its name and its entity."""
@@ -85,9 +116,19 @@ class _Values:
             return "91" + f"{self.rng.randrange(10**6):06d}" + "".join(self.rng.choices(alphabet, k=10))
         if name in ("code", "invoice_number"):
             return f"{name[:2].upper()}{self.rng.randrange(10**8):08d}"
+        if name in ("name", "subject", "title"):
+            return self._headline(entity)
         if f.type == "textarea":
             return fake.paragraph(nb_sentences=2)
         return fake.catch_phrase() if self.faker is self.fakers[1] else fake.sentence(nb_words=4).rstrip("。.")
+
+    def _headline(self, entity: EntityDef) -> str:
+        """A name or subject that reads like the entity's, in the current language."""
+        chinese = self.faker is self.fakers[0]
+        topics = HEADLINES_ZH if chinese else HEADLINES_EN
+        template = self.rng.choice(topics.get(entity.name, topics["*"]))
+        who = self.faker.company_prefix() if chinese else self.faker.last_name()
+        return template.format(who=who, n=self.rng.randint(2, 48))
 
     def _text(self, f: FieldDef) -> str:
         return self.faker.sentence(nb_words=3).rstrip("。.")
