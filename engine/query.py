@@ -388,31 +388,41 @@ def _order(column: sa.ColumnElement, direction: str, *, reverse: bool = False) -
 
 def _after(keys: list[SortExpression], values: list[Any]) -> sa.ColumnElement[bool]:
     """Returns the keyset condition 'sorts after the row whose keys are `values`' (blanks last)."""
-    alternatives = []
-    for i, key in enumerate(keys):
-        column, direction = key.expression, key.direction
-        equal_before = [_same(k.expression, v) for k, v in zip(keys[:i], values[:i], strict=True)]
-        value = values[i]
-        if value is None:
-            continue   # nothing sorts after a blank except other blanks, which tie on this key
-        beyond = column > value if direction == "asc" else column < value
-        alternatives.append(sa.and_(*equal_before, sa.or_(beyond, column.is_(None))
-                                    if i < len(keys) - 1 else beyond))
-    return sa.or_(*alternatives) if alternatives else sa.false()
+    return _keyset(keys, values, _sorts_after)
 
 
 def _before(keys: list[SortExpression], values: list[Any]) -> sa.ColumnElement[bool]:
     """Returns the keyset condition 'sorts before the row whose keys are `values`' (blanks last)."""
+    return _keyset(keys, values, _sorts_before)
+
+
+Beyond = Callable[[SortExpression, Any, bool], "sa.ColumnElement[bool] | None"]
+
+
+def _keyset(keys: list[SortExpression], values: list[Any], beyond: Beyond) -> sa.ColumnElement[bool]:
+    # Row comparison spelt out: equal on the first i keys, strictly beyond on key i.
     alternatives = []
     for i, key in enumerate(keys):
-        column, direction = key.expression, key.direction
-        equal_before = [_same(k.expression, v) for k, v in zip(keys[:i], values[:i], strict=True)]
-        value = values[i]
-        if value is None:
-            alternatives.append(sa.and_(*equal_before, column.is_not(None)))   # every value precedes a blank
-            continue
-        alternatives.append(sa.and_(*equal_before, column < value if direction == "asc" else column > value))
+        strictly = beyond(key, values[i], i == len(keys) - 1)
+        if strictly is not None:
+            equal_before = [_same(k.expression, v) for k, v in zip(keys[:i], values[:i], strict=True)]
+            alternatives.append(sa.and_(*equal_before, strictly))
     return sa.or_(*alternatives) if alternatives else sa.false()
+
+
+def _sorts_after(key: SortExpression, value: Any, last: bool) -> sa.ColumnElement[bool] | None:
+    if value is None:
+        return None   # nothing sorts after a blank except other blanks, which tie on this key
+    column = key.expression
+    beyond = column > value if key.direction == "asc" else column < value
+    return beyond if last else sa.or_(beyond, column.is_(None))
+
+
+def _sorts_before(key: SortExpression, value: Any, last: bool) -> sa.ColumnElement[bool]:
+    column = key.expression
+    if value is None:
+        return column.is_not(None)   # every value precedes a blank
+    return column < value if key.direction == "asc" else column > value
 
 
 def _same(column: sa.ColumnElement, value: Any) -> sa.ColumnElement[bool]:
