@@ -50,6 +50,16 @@ def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
+def time_ms(run: Callable[[], object], repeats: int) -> float:
+    """Returns the median time of `repeats` calls of `run`, in milliseconds."""
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        samples.append(time.perf_counter() - start)
+    return median_ms(samples)
+
+
 def compare(name: str, ours: Callable[[int], object], baseline: Callable[[int], object], repeat: int,
             *, warmup: int = 5) -> tuple[float, float]:
     """Times `ours(i)` and `baseline(i)` alternately `repeat` times; prints and returns the medians."""

@@ -144,11 +144,14 @@ class PythonCompiler:
         self.namespace: dict[str, Any] = {"_read": read_path, "_ZERO": s.ZERO, "_HUNDRED": s.HUNDRED}
         self.uses_context = False
         self._counter = 0
+        self._reads: dict[tuple[str, ...], tuple[str, str]] = {}   # field path -> (local, how it is read)
 
     def compile(self, node: TypedNode) -> RecordFunction:
         """Return the compiled function for ``node``."""
         body = self.emit(node).text
-        source = f"def _formula(v, _ctx):\n    return {body}\n"
+        # Each field of the record is read once, into a local, however often the formula uses it.
+        reads = "".join(f"    {local} = {expression}\n" for local, expression in self._reads.values())
+        source = f"def _formula(v, _ctx):\n{reads}    return {body}\n"
         exec(compile(source, "<formula>", "exec"), self.namespace)
         return self.namespace["_formula"]
 
@@ -197,6 +200,10 @@ class PythonCompiler:
             raw = f"{source}.get({self._bind(node.path[0], '_k')})"
         else:
             raw = f"_read({source}, {self._bind(node.path, '_k')})"
+        if source == "v":
+            if node.path not in self._reads:
+                self._reads[node.path] = (f"_r{len(self._reads)}", raw)
+            raw = self._reads[node.path][0]
         kind = node.type
         if kind in ("number", "currency"):
             return _Code(f"({raw} or _ZERO)", False) if self.blank_as_zero else _Code(raw, True)
