@@ -5,8 +5,10 @@ List views, record pages, lookups, exports and the API read through QueryService
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -15,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 import formula
+from engine.audit import AuditEntry, record_history
 from engine.computed import SqlPaths
 from engine.errors import FieldError, NotFound, ValidationError
 from engine.records import RECORD_COLUMNS, row_to_record
@@ -99,16 +102,24 @@ class QueryService:
         self._conn = conn
 
     def _rows(self, statement: sa.Executable) -> list[Mapping[str, Any]]:
-        if self._conn is not None:
-            return list(self._conn.execute(statement).mappings())
-        with self.engine.connect() as conn:
+        with self._connection() as conn:
             return list(conn.execute(statement).mappings())
 
     def _scalar(self, statement: sa.Executable) -> Any:
-        if self._conn is not None:
-            return self._conn.execute(statement).scalar()
-        with self.engine.connect() as conn:
+        with self._connection() as conn:
             return conn.execute(statement).scalar()
+
+    def _rows_tuples(self, statement: sa.Executable) -> list[tuple]:
+        with self._connection() as conn:
+            return list(conn.execute(statement))
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        if self._conn is not None:
+            yield self._conn   # the caller's connection, inside the caller's transaction
+            return
+        with self.engine.connect() as conn:
+            yield conn
 
     # -- the one place every read passes through ------------------------------------------------
     def selection(self, entity_name: str, *, deleted: bool = False) -> Selection:
@@ -220,6 +231,24 @@ class QueryService:
         return {row[0]: GroupTotal(row[1], Decimal(str(row[2])) if row[2] is not None else None)
                 for row in self._rows_tuples(statement)}
 
+    def history(self, entity_name: str, record_id: int) -> list[AuditEntry]:
+        """Returns the audit entries of a record the actor can read, newest first, without the
+        changes of fields hidden from the actor."""
+        entity = self.registry.entity(entity_name)
+        self.get(entity_name, record_id, deleted=self._is_deleted(entity_name, record_id))
+        hidden = hidden_fields(self.actor, entity)
+        with self._connection() as conn:
+            entries = record_history(conn, entity_name, record_id)
+        if not hidden:
+            return entries
+        return [dataclasses.replace(e, changes={k: v for k, v in e.changes.items() if k not in hidden})
+                for e in entries]
+
+    def _is_deleted(self, entity_name: str, record_id: int) -> bool:
+        table = self.registry.table(entity_name)
+        statement = sa.select(table.c.deleted_at.is_not(None)).where(table.c.id == record_id)
+        return bool(self._scalar(statement))
+
     def related(self, entity_name: str, record_id: int, child_name: str, via: str, **kwargs: Any) -> Page:
         """Returns the page of `child_name` records whose `via` field points at this record."""
         self.get(entity_name, record_id)   # the parent itself must be readable
@@ -240,12 +269,6 @@ class QueryService:
         statement = sa.select(table.c.id, title).where(table.c.id.in_(set(ids)),
                                                        *self.scope_clauses(entity, table))
         return {row[0]: str(row[1]) for row in self._rows_tuples(statement)}
-
-    def _rows_tuples(self, statement: sa.Executable) -> list[tuple]:
-        if self._conn is not None:
-            return list(self._conn.execute(statement))
-        with self.engine.connect() as conn:
-            return list(conn.execute(statement))
 
     # -- building blocks -------------------------------------------------------------------------
     def _where(self, entity: EntityDef, paths: SqlPaths, filters: Sequence[Condition],

@@ -406,8 +406,13 @@ class RecordService:
             target = (self.registry.table(target_table) if target_table in self.registry.tables
                       else sa.table(target_table, sa.column("id")))
             query = sa.select(target.c.id).where(target.c.id.in_(wanted))
-            if "deleted_at" in target.c:
+            if target_table in self.registry.entities:
+                # A record the actor cannot read is answered like a missing one: linking to it
+                # must not reveal that it exists.
                 query = query.where(target.c.deleted_at.is_(None))
+                scope = read_scope(self.actor, self.registry.entity(target_table), target)
+                if scope is not None:
+                    query = query.where(scope)
             found = set(conn.execute(query).scalars())
             for row, columns in prepared:
                 value = columns.get(f.name)
@@ -436,10 +441,18 @@ class RecordService:
             if exclude_id is not None:
                 query = query.where(table.c.id != exclude_id)
             taken = dict(conn.execute(query).all())
+            readable = self._readable_ids(conn, entity, table, set(taken.values()))
             for row, columns in prepared:
                 value = columns.get(f.name)
                 if value in taken:
-                    problems.add(f.name, f"{value!r} is already used by {entity.name} {taken[value]}", row)
+                    holder = f"{entity.name} {taken[value]}" if taken[value] in readable else f"another {entity.name}"
+                    problems.add(f.name, f"{value!r} is already used by {holder}", row)
+
+    def _readable_ids(self, conn: Connection, entity: EntityDef, table: sa.Table, ids: set[int]) -> set[int]:
+        scope = read_scope(self.actor, entity, table)
+        if not ids or scope is None:
+            return ids
+        return set(conn.execute(sa.select(table.c.id).where(table.c.id.in_(ids), scope)).scalars())
 
     # -- reading inside the write path ---------------------------------------------------------
     def _load_for_write(self, conn: Connection, entity: EntityDef, table: sa.Table, record_id: int,

@@ -239,3 +239,29 @@ def test_deactivated_user_gets_no_actor(runtime, world):
     assert world.actor("rep_n1") is None
     with runtime.engine.connect() as conn:
         assert conn.execute(sa.text("select active from fw_user where username = 'rep_n1'")).scalar() in (0, False)
+
+
+def test_linking_to_an_unreadable_record_is_answered_like_a_missing_one(runtime, world):
+    hidden_account = world.account("rep_n2")
+    with pytest.raises(ValidationError) as caught:
+        runtime.records(world.actor("rep_n1")).create("contact", {"name": "Li", "account": hidden_account})
+    assert caught.value.by_field()["account"] == [f"there is no account with id {hidden_account}"]
+
+
+def test_history_leaves_out_the_changes_of_hidden_fields(runtime, world):
+    from engine.db import fw_field_permission
+
+    with write_transaction(runtime.engine) as conn:
+        conn.execute(sa.insert(fw_field_permission).values(role="sales_rep", entity="account", field="phone",
+                                                           access="hidden"))
+    account = world.account("rep_n1")
+    runtime.records().update("account", account, {"phone": "13800138000", "city": "Beijing"})
+    entries = runtime.query(world.actor("rep_n1")).history("account", account)
+    changed = set().union(*(e.changes for e in entries))
+    assert "city" in changed and "phone" not in changed
+
+
+def test_history_of_an_unreadable_record_is_not_found(runtime, world):
+    account = world.account("rep_n2")
+    with pytest.raises(NotFound):
+        runtime.query(world.actor("rep_n1")).history("account", account)
