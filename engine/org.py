@@ -79,6 +79,32 @@ def set_parent(conn: Connection, name: str, parent: str | None, *, actor: Actor 
                       changes={"parent_id": (old, parent_id)}, at=now or utcnow())
 
 
+def rename_department(conn: Connection, name: str, new_name: str, *, actor: Actor = SYSTEM,
+                      now: datetime | None = None) -> None:
+    """Renames department `name`; refuses an empty or taken name; audited."""
+    dept = department_id(conn, name)
+    new_name = new_name.strip()
+    if not new_name:
+        raise OrgError("a department needs a name")
+    if new_name != name and conn.execute(sa.select(fw_department.c.id).where(fw_department.c.name == new_name)).first():
+        raise OrgError(f"a department named {new_name!r} already exists")
+    conn.execute(sa.update(fw_department).where(fw_department.c.id == dept).values(name=new_name))
+    audit.write_entry(conn, actor, "department_change", detail={"department": new_name},
+                      changes={"name": (name, new_name)}, at=now or utcnow())
+
+
+def delete_department(conn: Connection, name: str, *, actor: Actor = SYSTEM, now: datetime | None = None) -> None:
+    """Deletes an empty department; one with members or departments below it is refused."""
+    dept = department_id(conn, name)
+    below = conn.execute(sa.select(sa.func.count()).where(fw_department.c.parent_id == dept)).scalar_one()
+    staff = conn.execute(sa.select(sa.func.count()).where(fw_user.c.department_id == dept)).scalar_one()
+    if below or staff:
+        raise OrgError(f"{name!r} still has {below} department(s) below it and {staff} member(s); "
+                       "move them first")
+    conn.execute(sa.delete(fw_department).where(fw_department.c.id == dept))
+    audit.write_entry(conn, actor, "department_delete", detail={"department": name}, at=now or utcnow())
+
+
 def _children(conn: Connection) -> Mapping[int | None, list[int]]:
     children: dict[int | None, list[int]] = {}
     for dept_id, parent_id in conn.execute(sa.select(fw_department.c.id, fw_department.c.parent_id)):

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from engine import audit
 from engine.db import fw_field_permission, fw_permission, fw_role, fw_role_right, utcnow
-from engine.errors import FormworkError
+from engine.errors import FormworkError, PermissionDenied
 from metamodel.model import ACTIONS, ANY_ENTITY, FIELD_ACCESS, RIGHTS, SCOPES, AppDef, EntityGrant, Role
 
 if TYPE_CHECKING:   # security builds on this module; only the type is needed here
@@ -184,11 +184,28 @@ def set_rights(conn: Connection, actor: Actor, role: str, rights: Iterable[str],
     if unknown:
         raise RoleError(f"unknown right(s) {', '.join(unknown)} (known: {', '.join(RIGHTS)})")
     old = sorted(conn.execute(sa.select(fw_role_right.c.right).where(fw_role_right.c.role == role)).scalars())
+    refuse_rights_beyond(actor, set(rights) - set(old))
     conn.execute(sa.delete(fw_role_right).where(fw_role_right.c.role == role))
     if rights:
         conn.execute(sa.insert(fw_role_right), [{"role": role, "right": r} for r in rights])
     audit.write_entry(conn, actor, "permission_change", detail={"role": role},
                       changes={"rights": (old, rights)}, at=now or utcnow())
+
+
+def refuse_rights_beyond(actor: Actor, rights: Iterable[str]) -> None:
+    """Raises PermissionDenied when `actor` would hand out admin rights they do not hold themselves:
+    managing users must not be a way to become an administrator."""
+    if actor.is_admin:
+        return
+    missing = sorted(set(rights) - set(actor.permissions.rights))
+    if missing:
+        raise PermissionDenied(f"you cannot grant rights you do not hold: {', '.join(missing)}")
+
+
+def role_rights(conn: Connection, roles: Iterable[str]) -> set[str]:
+    """Returns the admin rights the given roles carry together."""
+    return set(conn.execute(sa.select(fw_role_right.c.right).where(fw_role_right.c.role.in_(list(roles))))
+               .scalars())
 
 
 def role_names(conn: Connection) -> list[str]:

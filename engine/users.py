@@ -15,8 +15,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine import audit, org
 from engine.db import fw_api_token, fw_department, fw_role, fw_user, fw_user_role, utcnow
-from engine.errors import FormworkError
-from engine.permissions import load_permissions
+from engine.errors import FormworkError, PermissionDenied
+from engine.permissions import load_permissions, refuse_rights_beyond, role_rights
 from engine.security import SYSTEM, Actor
 
 MIN_PASSWORD_LENGTH = 10
@@ -98,6 +98,9 @@ def create_user(conn: Connection, username: str, *, password: str | None = None,
         raise UserError(f"a user named {username!r} already exists")
     roles = list(dict.fromkeys(roles))
     _require_roles(conn, roles)
+    refuse_rights_beyond(actor, role_rights(conn, roles))
+    if is_admin and not actor.is_admin:
+        raise PermissionDenied("only an administrator can create an administrator")
     if password is not None:
         _require_good_password(password, username)
     password = password or generate_password()
@@ -147,6 +150,7 @@ def set_roles(conn: Connection, username: str, roles: Iterable[str], *, actor: A
     roles = sorted(set(roles))
     _require_roles(conn, roles)
     old = sorted(conn.execute(sa.select(fw_user_role.c.role).where(fw_user_role.c.user_id == target)).scalars())
+    refuse_rights_beyond(actor, role_rights(conn, set(roles) - set(old)))
     conn.execute(sa.delete(fw_user_role).where(fw_user_role.c.user_id == target))
     for role in roles:
         conn.execute(sa.insert(fw_user_role).values(user_id=target, role=role))
@@ -181,6 +185,14 @@ def deactivate_user(conn: Connection, username: str, *, actor: Actor = SYSTEM, n
     conn.execute(sa.update(fw_api_token).where(fw_api_token.c.user_id == target,
                                                fw_api_token.c.revoked_at.is_(None)).values(revoked_at=now))
     audit.write_entry(conn, actor, "user_deactivate", "fw_user", target, detail={"username": username}, at=now)
+
+
+def reactivate_user(conn: Connection, username: str, *, actor: Actor = SYSTEM, now: datetime | None = None) -> None:
+    """Lets a deactivated user sign in again (their old API tokens stay revoked); audited."""
+    target = user_id(conn, username)
+    conn.execute(sa.update(fw_user).where(fw_user.c.id == target).values(active=True, failed_logins=0))
+    audit.write_entry(conn, actor, "user_reactivate", "fw_user", target, detail={"username": username},
+                      at=now or utcnow())
 
 
 def list_users(conn: Connection, *, include_inactive: bool = True) -> list[UserInfo]:

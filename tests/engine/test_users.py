@@ -76,3 +76,56 @@ def test_actor_knows_its_department_subtree_and_its_members(runtime):
         actor = actor_by_name(conn, "boss")
     assert (actor.department_ids, actor.subtree_ids) == ({sales}, {sales, north})
     assert (actor.department_members, actor.subtree_members) == ({boss}, {boss, rep})
+
+
+def test_renaming_a_department_to_a_taken_name_is_refused(runtime):
+    with write_transaction(runtime.engine) as conn:
+        org.create_department(conn, "Sales")
+        org.create_department(conn, "Finance")
+        with pytest.raises(org.OrgError, match="already exists"):
+            org.rename_department(conn, "Sales", "Finance")
+        org.rename_department(conn, "Sales", "Sales & Marketing")
+        assert [d.path for d in org.list_departments(conn)][-1].endswith("Sales & Marketing")
+
+
+def test_deleting_a_department_with_members_is_refused(runtime):
+    with write_transaction(runtime.engine) as conn:
+        dept = org.create_department(conn, "Sales")
+        org.create_department(conn, "Empty")
+        create_user(conn, "alice", department_id=dept)
+        with pytest.raises(org.OrgError, match="1 member"):
+            org.delete_department(conn, "Sales")
+        org.delete_department(conn, "Empty")
+        assert [d.path for d in org.list_departments(conn)] == ["Sales"]
+
+
+def test_reactivated_user_can_act_again(runtime):
+    from engine.users import deactivate_user, reactivate_user
+
+    with write_transaction(runtime.engine) as conn:
+        create_user(conn, "alice")
+        deactivate_user(conn, "alice")
+        assert actor_by_name(conn, "alice") is None
+        reactivate_user(conn, "alice")
+        assert actor_by_name(conn, "alice").username == "alice"
+
+
+def test_user_manager_cannot_hand_out_rights_they_lack(runtime):
+    from engine_apps import CRM_FOLDER
+
+    from engine.apps import install_app
+    from engine.errors import PermissionDenied
+    from engine.permissions import set_rights
+    from engine.security import SYSTEM
+
+    install_app(runtime, CRM_FOLDER)
+    with write_transaction(runtime.engine) as conn:
+        create_user(conn, "it_helper", roles=["sales_manager"])
+        set_rights(conn, SYSTEM, "sales_manager", ["users"])
+        helper = actor_by_name(conn, "it_helper")
+        with pytest.raises(PermissionDenied, match="rights you do not hold: metadata"):
+            set_rights(conn, helper, "sales_rep", ["metadata"])
+        with pytest.raises(PermissionDenied, match="do not hold"):
+            create_user(conn, "mallory", roles=["admin"], actor=helper)
+        with pytest.raises(PermissionDenied, match="only an administrator"):
+            create_user(conn, "eve", is_admin=True, actor=helper)
