@@ -1,17 +1,23 @@
 """The left navigation, built from the installed apps' navigation metadata in the user's locale.
 
 Entities no app's navigation names are listed under "Other", so every entity stays reachable.
+A link shows how many records wait when its entity has an `open` list view: all of that view's
+records when the link opens it (open tickets), else the open ones assigned to the user through the
+entity's first user field (my open tasks). One count query each, made once per request.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, request, url_for
+from flask import Flask, g, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from engine.errors import FormworkError
 from engine.registry import Registry
-from metamodel.model import NavItem, label_text
+from metamodel.model import Condition, EntityDef, NavItem, label_text
+
+OPEN_VIEW = "open"
 
 
 @dataclass(frozen=True)
@@ -21,6 +27,8 @@ class NavLink:
     icon: str
     href: str
     active: bool
+    count: int | None = None
+    count_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -51,9 +59,10 @@ def build_navigation(registry: Registry, locale: str, current_entity: str | None
                     continue
                 entity = registry.entities[item.entity]
                 listed.add(entity.name)
+                count, count_label = waiting_count(entity, item)
                 links.append(NavLink(entity.name, label_text(entity.plural_label, locale),
                                      entity.icon or group.icon or "circle", item_href(item),
-                                     entity.name == current_entity))
+                                     entity.name == current_entity, count, count_label))
             sections.append(NavSection(group.name, label_text(group.label, locale), group.icon or "folder",
                                        tuple(links)))
     rest = [e for name, e in sorted(registry.entities.items()) if name not in listed]
@@ -63,6 +72,30 @@ def build_navigation(registry: Registry, locale: str, current_entity: str | None
                     url_for("records.list_records", entity=e.name), e.name == current_entity)
             for e in rest)))
     return sections
+
+
+def waiting_count(entity: EntityDef, item: NavItem) -> tuple[int | None, str]:
+    """(count, its description) of the records waiting behind a navigation link; (None, "") when
+    the entity has no `open` view."""
+    view = next((v for v in entity.list_views if v.name == OPEN_VIEW), None)
+    if view is None:
+        return None, ""
+    from ui.context import actor, query
+
+    filters = list(view.filters)
+    label = _("open")
+    user_field = next((f.name for f in entity.fields if f.type == "user"), None)
+    if item.view != OPEN_VIEW and user_field:
+        filters.append(Condition(user_field, "eq", actor().id))
+        label = _("open, assigned to you")
+    cache = g.setdefault("fw_nav_counts", {})
+    key = (entity.name, tuple(filters))
+    if key not in cache:
+        try:
+            cache[key] = query().count(entity.name, filters=filters)
+        except FormworkError:   # a field hidden from the user's roles: no count rather than an error
+            cache[key] = None
+    return cache[key], label
 
 
 def navigation_context() -> dict:

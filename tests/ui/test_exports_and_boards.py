@@ -75,3 +75,25 @@ def test_chinese_locale_shows_chinese_labels_and_ui_text(client):
     finally:
         client.post("/locale", data={"locale": "en"})
     assert "商机" in html and "筛选" in html and "新建" in html and 'lang="zh-CN"' in html
+
+
+def test_kanban_column_loads_more_cards_beyond_the_first_page(client, ui_runtime, admin_actor, unique):
+    import re
+
+    from ui.records.boards import CARDS_PER_COLUMN
+
+    account = ui_runtime.records(admin_actor).create("account", {"name": f"Many {unique}"})
+    ui_runtime.records(admin_actor).bulk_create("opportunity", [
+        {"name": f"More {unique} {n}", "account": account["id"], "stage": "negotiation", "close_date": "2030-01-31"}
+        for n in range(CARDS_PER_COLUMN + 1)])
+    html = client.get("/app/opportunity/kanban").get_data(as_text=True)
+    column = html.split('data-value="negotiation" aria-label')[1].split("</ol>")[0]
+    first_ids = set(re.findall(r'data-id="(\d+)"', column))
+    more = re.search(r'hx-get="([^"]+)"', column).group(1).replace("&amp;", "&")
+    extra = client.get(more).get_data(as_text=True)
+    extra_ids = set(re.findall(r'data-id="(\d+)"', extra))
+    assert len(first_ids) == CARDS_PER_COLUMN and extra_ids and not extra_ids & first_ids
+
+
+def test_kanban_load_more_refuses_an_unknown_stage(client):
+    assert client.get("/app/opportunity/kanban/cards?value=nope").status_code == 400

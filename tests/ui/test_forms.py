@@ -86,3 +86,43 @@ def test_file_upload_is_stored_and_downloadable(client, make, unique):
     assert response.status_code == 302, response.get_data(as_text=True)
     download = client.get(f"/app/account/{account['id']}/files/business_licence")
     assert download.status_code == 200 and download.data == b"%PDF-1.4 licence"
+
+
+def test_file_picked_is_kept_when_the_save_is_refused(client, make, unique):
+    import io
+
+    account = make("account", name=f"Kept {unique}")
+    response = client.post(f"/app/account/{account['id']}/edit", data={
+        "name": "", "version": "1", "business_licence": (io.BytesIO(b"kept bytes"), "kept.pdf")},
+        content_type="multipart/form-data")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "kept.pdf is kept" in html
+    token = re.search(r'name="business_licence__kept" value="([^"]+)"', html).group(1)
+    saved = client.post(f"/app/account/{account['id']}/edit", data={
+        "name": f"Kept {unique}", "version": "1", "business_licence__kept": token})
+    assert saved.status_code == 302
+    assert client.get(f"/app/account/{account['id']}/files/business_licence").data == b"kept bytes"
+
+
+def test_file_picked_is_kept_through_a_conflict(client, make, unique, ui_runtime, admin_actor):
+    import io
+
+    account = make("account", name=f"Conflict file {unique}")
+    ui_runtime.records(admin_actor).update("account", account["id"], {"city": "Shanghai"})
+    response = client.post(f"/app/account/{account['id']}/edit", data={
+        "name": f"Conflict file {unique}", "version": "1",
+        "business_licence": (io.BytesIO(b"conflict bytes"), "c.pdf")}, content_type="multipart/form-data")
+    assert response.status_code == 409
+    assert 'name="business_licence__kept"' in response.get_data(as_text=True)
+
+
+def test_a_forged_kept_file_token_is_ignored(client, make, unique, ui_runtime):
+    account = make("account", name=f"Forged {unique}")
+    client.post(f"/app/account/{account['id']}/edit", data={
+        "name": f"Forged {unique}", "version": "1", "business_licence__kept": "not-a-signed-token"})
+    assert ui_runtime.query().get("account", account["id"])["business_licence"] is None
+
+
+def test_new_form_is_prefilled_with_field_defaults(client):
+    html = client.get("/app/opportunity/new").get_data(as_text=True)
+    assert re.search(r'<option selected value="initial_contact"|<option value="initial_contact" selected', html)

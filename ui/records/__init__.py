@@ -16,5 +16,13 @@ def require_login() -> None:
     return None
 
 
+@records_bp.app_template_filter("localtime")
+def localtime_filter(value, seconds: bool = False) -> str:
+    """A datetime in the user's time zone, for templates."""
+    from ui.records.localtime import local_text
+
+    return local_text(value, seconds)
+
+
 # Importing the view modules registers their routes on the blueprint.
-from ui.records import boards, detail, editing, exports, lists  # noqa: E402, F401
+from ui.records import boards, detail, editing, exports, lists, trash  # noqa: E402, F401

@@ -19,6 +19,7 @@ from ui.context import locale, query, records, registry, runtime
 from ui.records import records_bp
 from ui.records.display import Cell, References, cell, columns_of, record_title
 from ui.records.lists import calendar_field, stage_view
+from ui.records.visibility import readable
 
 CARDS_PER_COLUMN = 30
 CALENDAR_LIMIT = 500
@@ -41,6 +42,7 @@ class BoardColumn:
     count: int
     total: str
     cards: list[Card]
+    next_cursor: str | None = None
 
 
 def board_view(entity: EntityDef) -> ListView:
@@ -68,6 +70,27 @@ def column_totals(entity: EntityDef, view: ListView) -> dict[str, tuple[int, str
     return shown
 
 
+def column_cards(entity: EntityDef, view: ListView, value: str, cursor: str | None = None) -> tuple[list[Card], str | None]:
+    """One page of a column's cards (the records at stage `value`) and the cursor of the next page."""
+    lang = locale()
+    shown_names = readable(entity, [c for c in view.columns if c != view.stage_field and c != entity.title])
+    labels = {c.name: c.label for c in columns_of(entity, shown_names, lang)}
+    page = query().list(entity.name, filters=[*view.filters, Condition(view.stage_field, "eq", value)],
+                        sort=view.sort, limit=CARDS_PER_COLUMN, cursor=cursor)
+    refs = References(query(), runtime().engine.connect).load(entity, page.rows, shown_names)
+    cards = [Card(r["id"], r["version"], record_title(entity, r),
+                  url_for("records.show", entity=entity.name, record_id=r["id"]),
+                  [(labels[n], cell(entity, n, r, refs, lang)) for n in shown_names])
+             for r in page.rows]
+    return cards, page.next_cursor
+
+
+def stage_choices(entity: EntityDef, view: ListView) -> list[tuple[str, str]]:
+    stage = entity.field(view.stage_field)
+    kind = field_type(stage.type)
+    return [(c["value"], kind.label_of(stage, c["value"], locale())) for c in kind.choices(stage)]
+
+
 @records_bp.route("/app/<entity>/kanban")
 def kanban(entity: str):
     definition = registry().entity(entity)
@@ -76,23 +99,29 @@ def kanban(entity: str):
     kind = field_type(stage.type)
     lang = locale()
     totals = column_totals(definition, view)
-    shown_names = [c for c in view.columns if c != view.stage_field and c != definition.title]
-    labels = {c.name: c.label for c in columns_of(definition, shown_names, lang)}
     columns = []
     for choice in kind.choices(stage):
-        page = query().list(entity, filters=[*view.filters, Condition(stage.name, "eq", choice["value"])],
-                            sort=view.sort, limit=CARDS_PER_COLUMN)
-        refs = References(query(), runtime().engine.connect).load(definition, page.rows, shown_names)
-        cards = [Card(r["id"], r["version"], record_title(definition, r),
-                      url_for("records.show", entity=entity, record_id=r["id"]),
-                      [(labels[n], cell(definition, n, r, refs, lang)) for n in shown_names])
-                 for r in page.rows]
+        cards, next_cursor = column_cards(definition, view, choice["value"])
         count, total = totals.get(choice["value"], (0, ""))
         columns.append(BoardColumn(choice["value"], kind.label_of(stage, choice["value"], lang),
-                                   choice.get("color"), count, total, cards))
+                                   choice.get("color"), count, total, cards, next_cursor))
     return render_template("records/kanban.html", entity=definition, columns=columns, view=view,
+                           stages=stage_choices(definition, view),
                            entity_label=label_text(definition.plural_label, lang),
                            stage_label=label_text(stage.label, lang))
+
+
+@records_bp.route("/app/<entity>/kanban/cards")
+def kanban_cards(entity: str):
+    """The next cards of one column (htmx "load more"): they replace the column's load-more item."""
+    definition = registry().entity(entity)
+    view = board_view(definition)
+    value = request.args.get("value", "")
+    if value not in {v for v, _label in stage_choices(definition, view)}:
+        abort(400)
+    cards, next_cursor = column_cards(definition, view, value, request.args.get("cursor") or None)
+    return render_template("records/_cards.html", entity=definition, value=value, cards=cards,
+                           next_cursor=next_cursor, stages=stage_choices(definition, view))
 
 
 @records_bp.route("/app/<entity>/<int:record_id>/move", methods=["POST"])

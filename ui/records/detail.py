@@ -21,6 +21,8 @@ from ui.records import records_bp
 from ui.records.display import Cell, Column, References, cell, columns_of, record_title
 from ui.records.forms import FileStore, form_sections
 from ui.records.listing import default_columns, default_view
+from ui.records.localtime import to_local
+from ui.records.visibility import hidden_names, readable, record_layout
 
 TIMELINE_ENTITIES = ("activity", "task")
 RELATED_ROWS = 5
@@ -84,7 +86,7 @@ def header_fields(entity: EntityDef) -> list[str]:
     """The key fields shown in the header: the default list view's columns after the title."""
     view = default_view(entity)
     names = view.columns if view else default_columns(entity)
-    return [n for n in names if n != entity.title and entity.has_field(n)][:4]
+    return readable(entity, [n for n in names if n != entity.title and entity.has_field(n)])[:4]
 
 
 @records_bp.route("/app/<entity>/<int:record_id>")
@@ -95,10 +97,7 @@ def show(entity: str, record_id: int):
     names = [f.name for f in definition.fields]
     refs = References(query(), runtime().engine.connect).load(definition, [record],
                                                               names + ["owner_id", "created_by", "updated_by"])
-    sections = [DetailSection(s.name, s.label, s.columns, s.collapsed,
-                              [DetailItem(label_text(f.label, lang), cell(definition, f.name, record, refs, lang),
-                                          field_type(f.type).widget == "textarea") for f in s.fields])
-                for s in form_sections(definition, lang)]
+    sections = detail_sections(definition, record, refs)
     header = [(c.label, cell(definition, c.name, record, refs, lang))
               for c in columns_of(definition, header_fields(definition), lang)]
     related = related_lists(definition, record_id)
@@ -110,12 +109,28 @@ def show(entity: str, record_id: int):
         entity_label=label_text(definition.label, lang), plural_label=label_text(definition.plural_label, lang))
 
 
+def detail_sections(entity: EntityDef, record: dict[str, Any], refs: References) -> list[DetailSection]:
+    """The layout's sections and fields that show for this record: conditions evaluated, fields
+    hidden from the user's roles left out."""
+    lang = locale()
+    layout = record_layout(entity, record)
+    found = []
+    for s in form_sections(entity, lang, hidden_names(entity)):
+        if s.name not in layout.visible_sections:
+            continue
+        items = [DetailItem(label_text(f.label, lang), cell(entity, f.name, record, refs, lang),
+                            field_type(f.type).widget == "textarea")
+                 for f in s.fields if f.name in layout.visible_fields]
+        found.append(DetailSection(s.name, s.label, s.columns, s.collapsed, items))
+    return found
+
+
 def related_lists(entity: EntityDef, record_id: int) -> list[RelatedList]:
     lang = locale()
     found = []
     for child, via in registry().children_of(entity.name):
         view = default_view(child)
-        names = [c for c in (view.columns if view else default_columns(child)) if c != via][:4]
+        names = readable(child, [c for c in (view.columns if view else default_columns(child)) if c != via])[:4]
         sort = view.sort if view else (SortKey("id", "desc"),)
         page = query().related(entity.name, record_id, child.name, via, sort=sort, limit=RELATED_ROWS,
                                with_total=True)
@@ -150,6 +165,8 @@ def timeline(entity: EntityDef, record_id: int) -> list[TimelineEntry]:
             stamp = row.get(when) if when else row.get("created_at")
             if stamp is not None and not isinstance(stamp, datetime):
                 stamp = datetime(stamp.year, stamp.month, stamp.day)
+            elif stamp is not None:
+                stamp = to_local(stamp)
             entries.append(TimelineEntry(stamp, "phone-call" if child.name == "activity" else "checkbox",
                                          record_title(child, row),
                                          url_for("records.show", entity=child.name, record_id=row["id"]),
@@ -188,10 +205,10 @@ def history(entity: EntityDef, record_id: int) -> list[HistoryEntry]:
         for name, (old, new) in entry.changes.items():
             if name == "owner_id":
                 changes.append((_("Owner"), _user_text(old), _user_text(new)))
-            elif entity.has_field(name):
+            elif entity.has_field(name) and name not in hidden_names(entity):
                 f = entity.field(name)
                 changes.append((label_text(f.label, lang), _json_text(f, old, lang), _json_text(f, new, lang)))
-        found.append(HistoryEntry(entry.at, names.get(entry.actor_id, _("System")),
+        found.append(HistoryEntry(to_local(entry.at), names.get(entry.actor_id, _("System")),
                                   actions.get(entry.action, entry.action), changes))
     return found
 

@@ -5,7 +5,7 @@ Templates only print `Cell`s; every decision about how a value looks is made her
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flask import url_for
@@ -15,6 +15,7 @@ from engine.query import QueryService
 from engine.views import user_names
 from metamodel.fieldtypes import field_type
 from metamodel.model import EntityDef, FieldDef, label_text
+from ui.records.localtime import local_text
 
 USER_COLUMNS = ("owner_id", "created_by", "updated_by")
 TIME_COLUMNS = ("created_at", "updated_at")
@@ -37,20 +38,52 @@ class Column:
     numeric: bool = False
 
 
+def shown_field(f: FieldDef) -> FieldDef:
+    """The field whose type shows the value: a formula or rollup shows as the type it gives."""
+    kind = field_type(f.type)
+    if kind.stored:
+        return f
+    result = kind.result_field(f)
+    if f.option("function") == "COUNT" and "precision" not in f.options:
+        # A count is a whole number; the result type alone would show "2.00".
+        return replace(result, options={**result.options, "precision": 0})
+    return result
+
+
+def path_field(entity: EntityDef, name: str) -> tuple[EntityDef, FieldDef | None]:
+    """The entity and field a column names: its own field, or across one lookup ("account.name")."""
+    if "." not in name:
+        return entity, entity.field(name) if entity.has_field(name) else None
+    from ui.context import registry
+
+    head, rest = name.split(".", 1)
+    target = field_type(entity.field(head).type).target_entity(entity.field(head))
+    hop = registry().entity(target)
+    return hop, hop.field(rest) if hop.has_field(rest) else None
+
+
 def column_label(entity: EntityDef, name: str, locale: str) -> str:
     names = {"owner_id": _("Owner"), "created_at": _("Created"), "updated_at": _("Updated"),
-             "created_by": _("Created by"), "updated_by": _("Updated by"), "id": "ID"}
+             "created_by": _("Created by"), "updated_by": _("Updated by"), "id": "ID",
+             "deleted_at": _("Deleted")}
     if name in names:
         return names[name]
+    if "." in name:
+        head = name.split(".", 1)[0]
+        _hop, f = path_field(entity, name)
+        return f"{label_text(entity.field(head).label, locale)} › {label_text(f.label, locale) if f else name}"
     return label_text(entity.field(name).label, locale)
+
+
+def is_numeric(f: FieldDef | None) -> bool:
+    return f is not None and field_type(shown_field(f).type).formula_type in ("number", "currency", "percent")
 
 
 def columns_of(entity: EntityDef, names: Iterable[str], locale: str) -> list[Column]:
     found = []
     for name in names:
-        f = entity.field(name) if entity.has_field(name) else None
-        numeric = f is not None and field_type(f.type).formula_type in ("number", "currency", "percent")
-        found.append(Column(name, column_label(entity, name, locale), f, numeric))
+        _hop, f = path_field(entity, name)
+        found.append(Column(name, column_label(entity, name, locale), f, is_numeric(f)))
     return found
 
 
@@ -70,9 +103,11 @@ class References:
             if name in USER_COLUMNS:
                 user_ids.update(r.get(name) for r in rows if r.get(name))
                 continue
-            if not entity.has_field(name):
+            if name in TIME_COLUMNS or name == "deleted_at":
                 continue
-            f = entity.field(name)
+            _hop, f = path_field(entity, name)
+            if f is None:
+                continue
             target = field_type(f.type).target_entity(f)
             if f.type == "user":
                 user_ids.update(r.get(name) for r in rows if r.get(name))
@@ -90,14 +125,25 @@ def cell(entity: EntityDef, name: str, record: dict[str, Any], refs: References,
     value = record.get(name)
     if name in USER_COLUMNS:
         return Cell(refs.users.get(value, ""), raw=value) if value else Cell("", "blank")
-    if name in TIME_COLUMNS:
-        return Cell(value.strftime("%Y-%m-%d %H:%M") if value else "", raw=value)
+    if name in TIME_COLUMNS or name == "deleted_at":
+        return Cell(local_text(value), raw=value)
     if name == "id":
         return Cell(str(value))
-    f = entity.field(name)
+    hop, f = path_field(entity, name)
+    if f is None:
+        return Cell("", "blank")
+    if "." in name and f.type == "file":
+        return Cell(field_type(f.type).display(f, value, locale) if value else "", "text" if value else "blank")
+    return value_cell(hop, shown_field(f), value, record, refs, locale)
+
+
+def value_cell(entity: EntityDef, f: FieldDef, value: Any, record: dict[str, Any], refs: References,
+               locale: str) -> Cell:
+    """Returns how a value of field `f` (of `entity`) is shown."""
     if value is None or value == [] or value == "":
         return Cell("", "blank") if f.type != "boolean" else Cell(_("No"), "bool", raw=False)
     kind = field_type(f.type)
+    name = f.name
     target = kind.target_entity(f)
     if target:
         title = refs.titles.get(target, {}).get(value)
@@ -118,6 +164,8 @@ def cell(entity: EntityDef, name: str, record: dict[str, Any], refs: References,
         return Cell(value, "link", value if value.startswith(("http://", "https://")) else None)
     if f.type == "email":
         return Cell(value, "link", f"mailto:{value}")
+    if f.type == "datetime":
+        return Cell(local_text(value), raw=value)
     text = kind.display(f, value, locale)
     numeric = kind.formula_type in ("number", "currency", "percent")
     return Cell(text, "number" if numeric else "text", raw=value)

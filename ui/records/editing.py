@@ -5,13 +5,15 @@ typed, and saves against the new version once they choose per field.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from engine.errors import ConflictError, ValidationError
+from engine.layouts import LayoutState
 from engine.views import active_users, user_names
 from metamodel.fieldtypes import FieldValueError, field_type
 from metamodel.model import EntityDef, FieldDef, label_text
@@ -21,12 +23,22 @@ from ui.records.detail import file_store
 from ui.records.display import References, cell, record_title
 from ui.records.forms import (
     attach_errors,
+    default_data,
     form_class,
     form_data,
     form_sections,
     input_value,
-    is_editable,
+    kept_file,
+    kept_file_token,
     submitted_values,
+)
+from ui.records.localtime import from_local_input
+from ui.records.visibility import (
+    conditionally_missing,
+    hidden_names,
+    locked_names,
+    record_layout,
+    typed_values,
 )
 
 
@@ -45,13 +57,23 @@ class Conflict:
     fields: list[ConflictField]
 
 
+@dataclass
+class Submission:
+    """What a posted form asks for: the values to save, the layout state they give, the fields a
+    required_if leaves blank, and the files to keep should the save be refused."""
+    values: dict[str, Any]
+    layout: LayoutState
+    missing: list[str]
+    kept: dict[str, str]
+
+
 def _users():
     with runtime().engine.connect() as conn:
         return active_users(conn)
 
 
 def _build_form(entity: EntityDef, data: dict[str, Any] | None = None):
-    cls = form_class(entity, locale(), _users())
+    cls = form_class(entity, locale(), _users(), locked_names(entity))
     return cls(data=data) if data is not None else cls()
 
 
@@ -68,16 +90,20 @@ def _lookup_titles(entity: EntityDef, form) -> dict[str, str]:
     return titles
 
 
-def _render(entity: EntityDef, form, *, record: dict | None, errors: list[str], status: int = 200,
-            conflict: Conflict | None = None):
+def _render(entity: EntityDef, form, *, record: dict | None, errors: list[str], layout: LayoutState,
+            status: int = 200, conflict: Conflict | None = None, kept: dict[str, str] | None = None):
     lang = locale()
     fixed = {}
     if record is not None:
         refs = References(query(), runtime().engine.connect).load(entity, [record], [f.name for f in entity.fields])
-        fixed = {f.name: cell(entity, f.name, record, refs, lang) for f in entity.fields if not is_editable(f)}
+        fixed = {f.name: cell(entity, f.name, record, refs, lang) for f in entity.fields if f.name not in form}
+    kept = kept or {}
     return render_template(
         "records/form.html", entity=entity, form=form, record=record, errors=errors, conflict=conflict,
-        sections=form_sections(entity, lang), fixed=fixed, lookup_titles=_lookup_titles(entity, form),
+        sections=form_sections(entity, lang, hidden_names(entity)), fixed=fixed,
+        lookup_titles=_lookup_titles(entity, form), layout=layout, kept=kept,
+        kept_names={name: kept_file(token)["name"] for name, token in kept.items() if kept_file(token)},
+        layout_url=url_for("records.live_layout", entity=entity.name, record_id=record["id"] if record else None),
         entity_label=label_text(entity.label, lang), plural_label=label_text(entity.plural_label, lang),
         title=record_title(entity, record) if record else None,
         widgets={f.name: _widget(f) for f in entity.fields},
@@ -91,19 +117,61 @@ def _widget(f: FieldDef) -> str:
     return "percent" if kind.formula_type == "percent" else kind.widget
 
 
+def _posted_input(entity: EntityDef, form, record: dict | None) -> dict[str, Any]:
+    """The record as the posted form would leave it: stored values under what was posted.
+
+    A field not posted (hidden by a condition, so disabled in the browser) keeps its stored value;
+    a checkbox is never posted unchecked, so its input always counts.
+    """
+    posted = {name: field.data for name, field in form._fields.items()
+              if entity.has_field(name) and entity.field(name).type != "file"
+              and (name in request.form or entity.field(name).type == "boolean")}
+    for name, value in list(posted.items()):
+        if entity.field(name).type == "datetime":
+            posted[name] = from_local_input(value)
+    return {**(record or {}), **typed_values(entity, posted)}
+
+
+def _submission(entity: EntityDef, form, record: dict | None) -> Submission:
+    removed = {name for name in form._fields if request.form.get(f"{name}__remove")}
+    kept_tokens = {name: request.form.get(f"{name}__kept", "") for name in form._fields}
+    values = submitted_values(entity, form, file_store(), removed, kept_tokens)
+    layout = record_layout(entity, _posted_input(entity, form, record))
+    values = {name: value for name, value in values.items() if name in layout.visible_fields}
+    candidate = {**(record or {}), **typed_values(entity, values)}
+    missing = conditionally_missing(entity, layout, candidate, form._fields)
+    kept = {name: kept_file_token(value) for name, value in values.items()
+            if entity.field(name).type == "file" and isinstance(value, dict)}
+    return Submission(values, layout, missing, kept)
+
+
+def _refuse_missing(form, submission: Submission) -> None:
+    for name in submission.missing:
+        form._fields[name].errors = [_("is required")]
+
+
 @records_bp.route("/app/<entity>/new", methods=["GET", "POST"])
 def new(entity: str):
     definition = registry().entity(entity)
     if request.method == "GET":
-        prefill = {k: v for k, v in request.args.items() if definition.has_field(k)}
-        return _render(definition, _build_form(definition, prefill), record=None, errors=[])
+        data = default_data(definition)
+        data.update({k: v for k, v in request.args.items() if definition.has_field(k)})
+        form = _build_form(definition, data)
+        return _render(definition, form, record=None, errors=[],
+                       layout=record_layout(definition, typed_values(definition, data)))
     form = _build_form(definition)
     form.validate_on_submit()
+    submission = _submission(definition, form, None)
+    if submission.missing:
+        _refuse_missing(form, submission)
+        return _render(definition, form, record=None, errors=[], layout=submission.layout, status=422,
+                       kept=submission.kept)
     try:
-        created = records().create(entity, submitted_values(definition, form, file_store(), set()))
+        created = records().create(entity, submission.values)
     except ValidationError as exc:
         errors = attach_errors(form, definition, exc.by_field(), locale())
-        return _render(definition, form, record=None, errors=errors, status=422)
+        return _render(definition, form, record=None, errors=errors, layout=submission.layout, status=422,
+                       kept=submission.kept)
     flash(_("%(label)s created.", label=label_text(definition.label, locale())), "success")
     return redirect(url_for("records.show", entity=entity, record_id=created["id"]))
 
@@ -113,24 +181,49 @@ def edit(entity: str, record_id: int):
     definition = registry().entity(entity)
     record = query().get(entity, record_id)
     if request.method == "GET":
-        return _render(definition, _build_form(definition, form_data(definition, record)), record=record, errors=[])
+        return _render(definition, _build_form(definition, form_data(definition, record)), record=record,
+                       errors=[], layout=record_layout(definition, record))
     form = _build_form(definition)
     form.validate_on_submit()
-    removed = {name for name in form._fields if request.form.get(f"{name}__remove")}
-    values = submitted_values(definition, form, file_store(), removed)
+    submission = _submission(definition, form, record)
+    if submission.missing:
+        _refuse_missing(form, submission)
+        return _render(definition, form, record=record, errors=[], layout=submission.layout, status=422,
+                       kept=submission.kept)
+    values = submission.values
     values.update(_theirs_where_chosen(definition, record, values))
     version = int(form.version.data) if str(form.version.data or "").isdigit() else record["version"]
     try:
         records().update(entity, record_id, values, expected_version=version)
     except ValidationError as exc:
         errors = attach_errors(form, definition, exc.by_field(), locale())
-        return _render(definition, form, record=record, errors=errors, status=422)
+        return _render(definition, form, record=record, errors=errors, layout=submission.layout, status=422,
+                       kept=submission.kept)
     except ConflictError as exc:
         form.version.data = exc.current["version"]
-        return _render(definition, form, record=exc.current, errors=[], status=409,
-                       conflict=_conflict(definition, exc, values))
+        return _render(definition, form, record=exc.current, errors=[], layout=submission.layout, status=409,
+                       conflict=_conflict(definition, exc, values), kept=submission.kept)
     flash(_("Saved."), "success")
     return redirect(url_for("records.show", entity=entity, record_id=record_id))
+
+
+@records_bp.route("/app/<entity>/layout-state", methods=["POST"])
+@records_bp.route("/app/<entity>/<int:record_id>/layout-state", methods=["POST"])
+def live_layout(entity: str, record_id: int | None = None):
+    """Which sections and fields show and which are required for the form's current values (htmx).
+
+    Answers with an empty body and an `fw-layout` event (HX-Trigger) that form.js applies; the
+    conditions are evaluated here, never in the browser.
+    """
+    definition = registry().entity(entity)
+    record = query().get(entity, record_id) if record_id else None
+    form = _build_form(definition)
+    layout = record_layout(definition, _posted_input(definition, form, record))
+    payload = {"sections": sorted(layout.visible_sections), "fields": sorted(layout.visible_fields),
+               "required": sorted(layout.required_fields)}
+    response = make_response("", 200)
+    response.headers["HX-Trigger"] = json.dumps({"fw-layout": payload})
+    return response
 
 
 def _theirs_where_chosen(entity: EntityDef, current: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ EXPORT_LIMIT = 100_000
 
 def export_rows(entity: EntityDef, state: ListState) -> Iterator[list]:
     """Yields the header, then every row of the list as (raw-aware) cell values."""
-    state = replace(state, cursor=None, start=0)
+    state = replace(state, cursor=None, before=None, start=0)
     first = True
     exported = 0
     while True:
@@ -110,7 +110,9 @@ def export_selected(entity: EntityDef, ids: list[int], fmt: str) -> Response:
     from werkzeug.datastructures import MultiDict
 
     from ui.records.listing import parse_state
+    from ui.records.visibility import readable
 
     base = parse_state(MultiDict(request.form.items(multi=True)), entity, None)
-    state = replace(base, filters=(Condition("id", "in", ids),), match="all")
+    state = replace(base, filters=(Condition("id", "in", ids),), match="all",
+                    columns=tuple(readable(entity, base.columns)))
     return csv_response(entity, state) if fmt == "csv" else xlsx_response(entity, state)

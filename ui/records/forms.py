@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
+from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.datastructures import FileStorage
 from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -27,7 +29,9 @@ except ImportError:   # WTForms < 3.3 takes (value, label) pairs
 
 from engine.views import UserProfile
 from metamodel.fieldtypes import field_type
-from metamodel.model import EntityDef, FieldDef, Layout, LayoutField, Section, label_text
+from metamodel.model import EntityDef, FieldDef, label_text
+from ui.records.localtime import from_local_input, local_input
+from ui.records.visibility import form_layout
 
 # The engine's most common field messages, listed so that extraction puts them in the catalogue;
 # `attach_errors` translates whatever the engine says, falling back to its English.
@@ -53,18 +57,12 @@ class FormSection:
     fields: tuple[FieldDef, ...]
 
 
-def layout_of(entity: EntityDef) -> Layout:
-    """Returns the entity's first layout, or one section holding every field when it has none."""
-    if entity.layouts:
-        return entity.layouts[0]
-    return Layout("default", (Section("main", None, 2, False,
-                                      tuple(LayoutField(f.name) for f in entity.fields)),))
-
-
-def form_sections(entity: EntityDef, locale: str) -> list[FormSection]:
+def form_sections(entity: EntityDef, locale: str, hidden: frozenset[str] = frozenset()) -> list[FormSection]:
+    """The layout's sections with their fields, leaving out the fields in `hidden` (the role's)."""
     sections = []
-    for section in layout_of(entity).sections:
-        fields = tuple(entity.field(lf.field) for lf in section.fields if entity.has_field(lf.field))
+    for section in form_layout(entity).sections:
+        fields = tuple(entity.field(lf.field) for lf in section.fields
+                       if entity.has_field(lf.field) and lf.field not in hidden)
         sections.append(FormSection(section.name, label_text(section.label, locale) if section.label else "",
                                     section.columns, section.collapsed, fields))
     return sections
@@ -102,12 +100,14 @@ def _as_label(label: Any) -> Mapping[str, str]:
     return label if isinstance(label, Mapping) else {"en": str(label)}
 
 
-def form_class(entity: EntityDef, locale: str, users: list[UserProfile]) -> type[FlaskForm]:
-    """Returns a FlaskForm subclass with one field per editable field of the entity's layout."""
+def form_class(entity: EntityDef, locale: str, users: list[UserProfile],
+               locked: frozenset[str] = frozenset()) -> type[FlaskForm]:
+    """Returns a FlaskForm subclass with one field per editable field of the entity's layout;
+    fields in `locked` (hidden or read-only for the user's roles) get no input."""
     attributes: dict[str, Any] = {"version": HiddenField()}
-    for section in layout_of(entity).sections:
+    for section in form_layout(entity).sections:
         for lf in section.fields:
-            if entity.has_field(lf.field) and is_editable(entity.field(lf.field)):
+            if entity.has_field(lf.field) and is_editable(entity.field(lf.field)) and lf.field not in locked:
                 attributes[lf.field] = _input_field(entity.field(lf.field), locale, users)
     return type(f"{entity.name.title()}Form", (FlaskForm,), attributes)
 
@@ -125,7 +125,7 @@ def input_value(f: FieldDef, value: Any) -> Any:
     if value is None:
         return [] if f.type == "multipicklist" else ("" if f.type != "boolean" else False)
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M")
+        return local_input(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, bool):
@@ -135,9 +135,16 @@ def input_value(f: FieldDef, value: Any) -> Any:
     return str(value)
 
 
-def submitted_values(entity: EntityDef, form: FlaskForm, files: FileStore,
-                     removed: set[str]) -> dict[str, Any]:
-    """Returns the values the form sends to the engine (files stored first; untouched files kept)."""
+def default_data(entity: EntityDef) -> dict[str, Any]:
+    """A new record's form values: each field's literal default, as its input holds it."""
+    return {f.name: input_value(f, f.default) for f in entity.fields if f.default is not None and is_editable(f)}
+
+
+def submitted_values(entity: EntityDef, form: FlaskForm, files: FileStore, removed: set[str],
+                     kept: Mapping[str, str]) -> dict[str, Any]:
+    """Returns the values the form sends to the engine: files stored first (or the ones kept from
+    a refused save, by their signed token), untouched files left alone, datetimes read in the
+    user's time zone."""
     values: dict[str, Any] = {}
     for name, input_field in form._fields.items():
         if name in ("version", "csrf_token") or not entity.has_field(name):
@@ -149,9 +156,31 @@ def submitted_values(entity: EntityDef, form: FlaskForm, files: FileStore,
                 values[name] = files.store(upload)
             elif name in removed:
                 values[name] = None
+            elif kept_file(kept.get(name, "")):
+                values[name] = kept_file(kept[name])
             continue
-        values[name] = input_field.data
+        values[name] = from_local_input(input_field.data) if f.type == "datetime" else input_field.data
     return values
+
+
+def _kept_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="formwork-kept-file")
+
+
+def kept_file_token(value: Mapping[str, Any]) -> str:
+    """A signed token naming an uploaded file, so a refused save can keep it without re-upload."""
+    return _kept_serializer().dumps(dict(value))
+
+
+def kept_file(token: str) -> dict[str, Any] | None:
+    """The stored file a token names; None when the token is missing or was not signed by us."""
+    if not token:
+        return None
+    try:
+        value = _kept_serializer().loads(token)
+    except BadSignature:
+        return None
+    return value if isinstance(value, dict) and str(value.get("key", "")).isalnum() else None
 
 
 def attach_errors(form: FlaskForm, entity: EntityDef, by_field: Mapping[str | None, list[str]],

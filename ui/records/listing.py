@@ -1,7 +1,9 @@
 """A list's state as its query string carries it: view, filters (AND / OR), sort, columns, search, page.
 
 Query string: `view`, parallel `f`/`op`/`v` (a filter per triple; list values comma-separated),
-`match=any` for OR, `sort=a,-b`, `cols=a,b`, `q`, `cursor` and `start` (rows before this page).
+`match=any` for OR, `formula` (a boolean formula), `sort=a,-b`, `cols=a,b` (lookup paths such as
+`account.name` allowed), `q`, `cursor` or `before` (the page after / before) and `start` (rows before
+this page).
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ class ListState:
     q: str = ""
     cursor: str | None = None
     start: int = 0
+    formula: str = ""
+    before: str | None = None
     # Which parts the query string set explicitly (the rest come from the view).
     explicit: frozenset[str] = field(default_factory=frozenset)
 
@@ -64,16 +68,22 @@ class ListState:
             args["cols"] = ",".join(state.columns)
         if state.q:
             args["q"] = state.q
-        if state.cursor:
-            args["cursor"] = state.cursor
+        if state.formula:
+            args["formula"] = state.formula
+        if state.cursor or state.before:
+            args["cursor" if state.cursor else "before"] = state.cursor or state.before
             args["start"] = state.start
         return args
+
+    def page_args(self, **changes: Any) -> dict[str, Any]:
+        """The query-string arguments of the same list on another page (cursor, before, start)."""
+        return self.to_args(**{"cursor": None, "before": None, **changes})
 
     def saved_state(self) -> dict[str, Any]:
         """Returns what a saved view keeps of this list: everything but the page."""
         return {"filters": [[c.field, c.op, c.value] for c in self.filters], "match": self.match,
                 "sort": [[k.field, k.direction] for k in self.sort], "columns": list(self.columns),
-                "q": self.q}
+                "q": self.q, "formula": self.formula}
 
 
 def encode_value(value: Any) -> str:
@@ -143,10 +153,12 @@ def parse_state(args: MultiDict, entity: EntityDef, saved: SavedView | None) -> 
         columns = chosen or columns
         explicit.add("columns")
     start = args.get("start", "0")
+    formula = args["formula"].strip() if "formula" in args else base.formula
     return ListState(view=view_name, filters=filters, match=match, sort=sort,
                      columns=tuple(c for c in columns if _is_column(entity, c)),
                      q=args.get("q", "").strip() or base.q, cursor=args.get("cursor") or None,
-                     start=int(start) if start.isdigit() else 0, explicit=frozenset(explicit))
+                     before=None if args.get("cursor") else args.get("before") or None,
+                     start=int(start) if start.isdigit() else 0, formula=formula, explicit=frozenset(explicit))
 
 
 def _padded(args: MultiDict) -> list[str]:
@@ -155,7 +167,23 @@ def _padded(args: MultiDict) -> list[str]:
 
 
 def _is_column(entity: EntityDef, name: str) -> bool:
+    if "." in name:
+        return lookup_path_field(entity, name) is not None
     return name in SYSTEM_LIST_COLUMNS or entity.has_field(name)
+
+
+def lookup_path_field(entity: EntityDef, path: str):
+    """The target's field a one-hop lookup path names ("account.name"), else None."""
+    from ui.context import registry
+
+    head, _, rest = path.partition(".")
+    if not rest or "." in rest or not entity.has_field(head):
+        return None
+    target = field_type(entity.field(head).type).target_entity(entity.field(head))
+    if target is None or target not in registry().entities:
+        return None
+    hop = registry().entity(target)
+    return hop.field(rest) if hop.has_field(rest) and hop.field(rest).type != "file" else None
 
 
 def _view_state(entity: EntityDef, view_name: str, saved: SavedView | None) -> ListState:
@@ -164,7 +192,8 @@ def _view_state(entity: EntityDef, view_name: str, saved: SavedView | None) -> L
         return ListState(
             filters=tuple(Condition(f, op, v) for f, op, v in s.get("filters", [])),
             match=s.get("match", "all"), sort=tuple(SortKey(f, d) for f, d in s.get("sort", [])),
-            columns=tuple(s.get("columns") or default_columns(entity)), q=s.get("q", ""))
+            columns=tuple(s.get("columns") or default_columns(entity)), q=s.get("q", ""),
+            formula=s.get("formula", ""))
     view = find_view(entity, view_name) or default_view(entity)
     if view is None:
         return ListState(columns=default_columns(entity))
@@ -172,11 +201,14 @@ def _view_state(entity: EntityDef, view_name: str, saved: SavedView | None) -> L
 
 
 def filterable_fields(entity: EntityDef) -> list:
-    """Returns the fields a filter may name: stored ones (computed fields have no column)."""
-    return [f for f in entity.fields if field_type(f.type).stored and f.type != "file"]
+    """Returns the fields a filter may name: every field but files (formulas and rollups compare
+    as the type they give)."""
+    return [f for f in entity.fields if f.type != "file"]
 
 
 def sortable(entity: EntityDef, column: str) -> bool:
+    """Whether the list can sort on `column`: system columns and the entity's own fields (the
+    engine does not sort across lookups)."""
     if column in SYSTEM_LIST_COLUMNS:
         return True
-    return entity.has_field(column) and field_type(entity.field(column).type).stored
+    return entity.has_field(column) and entity.field(column).type != "file"

@@ -14,66 +14,29 @@
     return event.returnValue;
   });
 
-  // Lookup inputs: a text box that searches the target entity and fills a hidden id.
-  form.querySelectorAll(".fw-lookup").forEach(function (box) {
-    var input = box.querySelector(".fw-lookup-input");
-    var hidden = box.querySelector(".fw-lookup-value");
-    var list = box.querySelector(".fw-lookup-options");
-    var timer = null;
-    var active = -1;
-    function close() { list.classList.remove("show"); input.setAttribute("aria-expanded", "false"); active = -1; }
-    function choose(item) {
-      hidden.value = item.getAttribute("data-id");
-      input.value = item.textContent;
-      dirty = true;
-      close();
-    }
-    function render(results) {
-      list.innerHTML = "";
-      results.forEach(function (result, index) {
-        var li = document.createElement("li");
-        var a = document.createElement("button");
-        a.type = "button";
-        a.className = "dropdown-item";
-        a.setAttribute("role", "option");
-        a.id = input.id + "-opt-" + index;
-        a.setAttribute("data-id", result.id);
-        a.textContent = result.title;
-        a.addEventListener("mousedown", function (e) { e.preventDefault(); choose(a); });
-        li.appendChild(a);
-        list.appendChild(li);
-      });
-      list.classList.toggle("show", results.length > 0);
-      input.setAttribute("aria-expanded", results.length > 0 ? "true" : "false");
-    }
-    function search() {
-      var url = box.getAttribute("data-lookup-url") + "?q=" + encodeURIComponent(input.value);
-      fetch(url, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
-        .then(function (r) { return r.ok ? r.json() : []; })
-        .then(render)
-        .catch(function () { render([]); });
-    }
-    input.addEventListener("input", function () {
-      if (input.value.trim() === "") { hidden.value = ""; }
-      clearTimeout(timer);
-      timer = setTimeout(search, 150);
+  // Conditional sections and fields: after each change the server (htmx, POST of the form's values)
+  // answers which sections and fields show and which are required, in an "fw-layout" event.
+  // Hidden ones are disabled too, so the browser does not submit them.
+  function toggle(el, shown) {
+    el.hidden = !shown;
+    el.disabled = !shown;
+  }
+  document.body.addEventListener("fw-layout", function (event) {
+    var state = event.detail || {};
+    var sections = state.sections || [];
+    var fields = state.fields || [];
+    var required = state.required || [];
+    form.querySelectorAll("[data-section]").forEach(function (el) {
+      toggle(el, sections.indexOf(el.getAttribute("data-section")) >= 0);
     });
-    input.addEventListener("focus", function () { if (!hidden.value) { search(); } });
-    input.addEventListener("blur", function () { setTimeout(close, 100); });
-    input.addEventListener("keydown", function (event) {
-      var items = list.querySelectorAll(".dropdown-item");
-      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
-        if (!items.length) { return; }
-        event.preventDefault();
-        active = (active + (event.key === "ArrowDown" ? 1 : items.length - 1)) % items.length;
-        items.forEach(function (item, i) { item.classList.toggle("active", i === active); });
-        input.setAttribute("aria-activedescendant", items[active].id);
-      } else if (event.key === "Enter" && active >= 0 && items[active]) {
-        event.preventDefault();
-        choose(items[active]);
-      } else if (event.key === "Escape") {
-        close();
-      }
+    form.querySelectorAll("[data-field]").forEach(function (el) {
+      var name = el.getAttribute("data-field");
+      var isRequired = required.indexOf(name) >= 0;
+      toggle(el, fields.indexOf(name) >= 0);
+      el.classList.toggle("fw-required", isRequired);
+      el.querySelectorAll("input:not([type=hidden]), select, textarea").forEach(function (input) {
+        if (isRequired) { input.setAttribute("aria-required", "true"); } else { input.removeAttribute("aria-required"); }
+      });
     });
   });
 })();

@@ -48,7 +48,7 @@
 
   board.querySelectorAll(".fw-board-cards").forEach(function (list) {
     window.Sortable.create(list, {
-      group: "board", animation: 150, forceFallback: true, fallbackTolerance: 3, filter: "select, a", preventOnFilter: false,
+      group: "board", animation: 150, draggable: ".fw-card", forceFallback: true, fallbackTolerance: 3, filter: "select, a", preventOnFilter: false,
       onEnd: function (event) {
         if (event.from === event.to) { return; }
         var card = event.item;
@@ -70,7 +70,7 @@
     var from = card.parentElement;
     var next = card.nextElementSibling;
     var to = board.querySelector('.fw-board-cards[data-value="' + select.value + '"]');
-    to.insertBefore(card, to.firstChild);
+    to.insertBefore(card, to.querySelector(".fw-card"));
     card.focus();
     send(card, select.value, function () { from.insertBefore(card, next); });
   });

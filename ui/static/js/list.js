@@ -10,8 +10,24 @@
     var label = bulk.querySelector(".fw-bulk-count");
     if (label) { label.textContent = count + " ✓"; }
   }
+  // A value typed in parts (between: two inputs; one of: a multiple select) travels as one "a,b".
+  function joinParts(container) {
+    var joined = container.querySelector(".fw-value-joined");
+    if (!joined) { return; }
+    var values = [];
+    container.querySelectorAll(".fw-value-part").forEach(function (part) {
+      if (part.multiple) {
+        Array.prototype.forEach.call(part.selectedOptions, function (o) { values.push(o.value); });
+      } else {
+        values.push(part.value);
+      }
+    });
+    joined.value = values.join(",");
+  }
   document.addEventListener("change", function (event) {
     var target = event.target;
+    var container = target.closest && target.closest(".fw-value");
+    if (container) { joinParts(container); }
     if (target.id === "select-all") {
       document.querySelectorAll(".fw-row-check").forEach(function (box) { box.checked = target.checked; });
     }
@@ -35,6 +51,9 @@
       }
     });
   }
+  document.addEventListener("submit", function (event) {
+    event.target.querySelectorAll(".fw-value").forEach(joinParts);
+  }, true);
   document.body.addEventListener("htmx:afterSwap", refresh);
   refresh();
 })();

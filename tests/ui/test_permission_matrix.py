@@ -1,0 +1,367 @@
+"""The permission matrix at the HTTP level: every default role of crm_default, every entity, every read
+path of the UI. Records in scope appear; records out of scope and hidden fields' values never do, in
+HTML, JSON or file bytes.
+
+One database for the module: the org, one user per role and one record per (entity, owner), each
+carrying a marker string in its title (or another text field) so absence is a substring check.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.ui.conftest import login
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_JSON = json.loads((ROOT / "apps/crm_default/app.json").read_text(encoding="utf-8"))
+PASSWORD = "matrix-password-1"
+
+DEPARTMENTS = (("hq", None), ("sales", "hq"), ("north", "sales"), ("east", "sales"),
+               ("finance", "hq"), ("service", "hq"), ("marketing", "hq"))
+PEOPLE = {   # username -> (department, roles)
+    "rep_n1": ("north", ("sales_rep",)), "rep_n2": ("north", ("sales_rep",)), "rep_e1": ("east", ("sales_rep",)),
+    "mgr_n": ("north", ("sales_manager",)), "director": ("sales", ("sales_manager",)),
+    "mkt": ("marketing", ("marketing",)), "svc": ("service", ("service_agent",)), "fin": ("finance", ("finance",)),
+    "boss": ("hq", ("executive",)), "it": ("hq", ("admin",)), "nobody": (None, ()),
+}
+OWNERS = ("rep_n1", "rep_n2", "rep_e1", "svc")     # own, same department, sister department, elsewhere
+VIEWERS = ("rep_n1", "mgr_n", "director", "mkt", "svc", "fin", "boss", "it", "nobody")
+HUB_OWNER = "rep_n1"   # every child record points at this owner's account: related lists mix owners
+
+# The text field carrying each entity's marker, and the values its required fields need.
+MARKER_FIELD = {"payment": "invoice_number", "task": "subject", "activity": "subject", "ticket": "subject",
+                "article": "title"}
+REQUIRED = {
+    "product": {"code": "MKP{n}", "unit_price": "100"},
+    "campaign": {"channel": "email", "start_date": "2030-01-01"},
+    "article": {"body": "How to"},
+    "contact": {"mobile": "13800000000"},
+    "lead": {"phone": "13800000000"},
+    "opportunity": {"close_date": "2030-06-30"},
+    "quote_line": {"unit_price": "10", "quantity": "1"},
+    "contract": {"amount": "1000", "start_date": "2030-01-01", "end_date": "2030-12-31"},
+    "payment": {"due_date": "2030-02-01", "amount": "500"},
+    "activity": {"summary": "Talked"},
+    "task": {"due_at": "2030-01-10T09:00:00+00:00"},
+}
+ORDER = ("account", "product", "campaign", "article", "contact", "lead", "opportunity", "quote", "quote_line",
+         "contract", "payment", "ticket", "activity", "task")
+# Values of hidden fields (contract.payment_terms for sales; account.annual_revenue and credit_code
+# for marketing and service): written at creation and changed once, so the history holds both.
+HIDDEN_VALUES = {("contract", "payment_terms"): ("HIDDENterms{n}A", "HIDDENterms{n}B"),
+                 ("account", "credit_code"): ("91777000HXHXHX{n}HXA", "91777000HXHXHX{n}HXB"),
+                 ("account", "annual_revenue"): ("987654321.77", "876543219.66")}
+HIDDEN_TEXTS = {("contract", "payment_terms"): ["HIDDENterms"], ("account", "credit_code"): ["91777000HXHXHX"],
+                ("account", "annual_revenue"): ["987654321", "987,654,321", "876543219", "876,543,219"]}
+
+
+def marker(entity: str, owner: str) -> str:
+    return f"MK{entity}{owner}Z"
+
+
+# -- the oracle: what the issue's matrix says each user may read ----------------------------------
+def role_read_scope(role: str, entity: str) -> str:
+    rules = next(r for r in APP_JSON["roles"] if r["name"] == role)["permissions"]
+    grant = rules.get(entity, rules.get("*"))
+    if grant is None:
+        return "none"
+    return grant if isinstance(grant, str) else grant.get("read", "none")
+
+
+def subtree(department: str) -> set[str]:
+    found = {department}
+    while below := {d for d, parent in DEPARTMENTS if parent in found} - found:
+        found |= below
+    return found
+
+
+def readable_owners(viewer: str, entity: str) -> set[str]:
+    department, roles = PEOPLE[viewer]
+    order = ("none", "own", "department", "department_and_below", "all")
+    scope = max((role_read_scope(r, entity) for r in roles), key=order.index, default="none")
+    departments = {"department": {department}, "department_and_below": subtree(department) if department else set()}
+    if scope == "all":
+        return set(OWNERS)
+    if scope == "none":
+        return set()
+    return {o for o in OWNERS if o == viewer or PEOPLE[o][0] in departments.get(scope, set())}
+
+
+def hidden_from(viewer: str, entity: str) -> set[str]:
+    roles = PEOPLE[viewer][1]
+    readers = [r for r in roles if role_read_scope(r, entity) != "none"]
+    limits = [{f for f, access in next(x for x in APP_JSON["roles"] if x["name"] == r)
+               .get("field_access", {}).get(entity, {}).items() if access == "hidden"} for r in readers]
+    return set.intersection(*limits) if limits else set()
+
+
+# -- the database ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class World:
+    ids: dict[tuple[str, str], int]      # (entity, owner) -> record id
+    app: object
+    columns: dict[str, str]              # entity -> every field, as a `cols` argument (hidden ones too)
+
+    def visible(self, viewer: str, entity: str) -> dict[str, int]:
+        return {o: self.ids[entity, o] for o in readable_owners(viewer, entity)}
+
+    def invisible(self, viewer: str, entity: str) -> dict[str, int]:
+        return {o: self.ids[entity, o] for o in OWNERS if o not in readable_owners(viewer, entity)}
+
+    def forbidden(self, viewer: str) -> list[str]:
+        """Every text that must never reach `viewer`: markers of records out of scope, hidden values."""
+        texts = [marker(e, o) for e in ORDER for o in self.invisible(viewer, e)]
+        for (entity, field), values in HIDDEN_TEXTS.items():
+            if field in hidden_from(viewer, entity):
+                texts += values
+        return texts
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory):
+    base = os.environ.get("FORMWORK_TEST_DATABASE_URL")
+    if not base:
+        yield f"sqlite:///{tmp_path_factory.mktemp('matrix') / 'matrix.db'}"
+        return
+    schema = f"matrix_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    url = sa.engine.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def build_people(runtime) -> dict[str, int]:
+    from engine.db import write_transaction
+    from engine.org import create_department
+    from engine.users import create_user
+
+    with write_transaction(runtime.engine) as conn:
+        departments = {}
+        for name, parent in DEPARTMENTS:
+            departments[name] = create_department(conn, name, parent=parent)
+        return {name: create_user(conn, name, password=PASSWORD, roles=roles,
+                                  department_id=departments.get(department)).id
+                for name, (department, roles) in PEOPLE.items()}
+
+
+def build_records(runtime, users: dict[str, int]) -> dict[tuple[str, str], int]:
+    registry = runtime.registry()
+    records = runtime.records()
+    ids: dict[tuple[str, str], int] = {}
+    for entity in ORDER:
+        definition = registry.entity(entity)
+        for owner in OWNERS:
+            values = {MARKER_FIELD.get(entity, "name"): marker(entity, owner), "owner_id": users[owner],
+                      **{k: v.format(n=OWNERS.index(owner)) for k, v in REQUIRED.get(entity, {}).items()}}
+            values.update(_links(definition, owner, ids))
+            values.update({f: v[0].format(n=OWNERS.index(owner)) for (e, f), v in HIDDEN_VALUES.items() if e == entity})
+            ids[entity, owner] = records.create(entity, values)["id"]
+    for (entity, field), (_first, second) in HIDDEN_VALUES.items():
+        for owner in OWNERS:
+            records.update(entity, ids[entity, owner], {field: second.format(n=OWNERS.index(owner))})
+    return ids
+
+
+def _links(definition, owner: str, ids: dict[tuple[str, str], int]) -> dict[str, int]:
+    links = {}
+    for f in definition.fields:
+        target = f.option("target")
+        if f.type not in ("lookup", "master_detail") or target == definition.name:
+            continue
+        if target == "account" and ("account", HUB_OWNER) in ids:
+            links[f.name] = ids["account", HUB_OWNER]
+        elif (target, owner) in ids and target in ("opportunity", "quote", "contract"):
+            links[f.name] = ids[target, owner]
+    return links
+
+
+@pytest.fixture(scope="module")
+def world(database_url, tmp_path_factory) -> World:
+    from engine.apps import install_app
+    from engine.runtime import Runtime
+    from ui import create_app
+
+    runtime = Runtime(database_url)
+    runtime.create_system_tables()
+    install_app(runtime, ROOT / "apps" / "crm_default")
+    ids = build_records(runtime, build_people(runtime))
+    columns = {name: ",".join(f.name for f in entity.fields) for name, entity in runtime.registry().entities.items()}
+    runtime.dispose()
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "matrix",
+                      "INSTANCE_PATH": str(tmp_path_factory.mktemp("matrix-instance")), "WTF_CSRF_ENABLED": False})
+    yield World(ids, app, columns)
+    app.extensions["formwork.runtime"].dispose()
+
+
+@pytest.fixture(scope="module")
+def clients(world):
+    made = {}
+    for viewer in VIEWERS:
+        made[viewer] = world.app.test_client()
+        assert login(made[viewer], viewer, PASSWORD).status_code == 302
+    return made
+
+
+# -- checking responses ----------------------------------------------------------------------------
+def body_text(response) -> str:
+    """The response as text: HTML and JSON as they are, an xlsx workbook as its cells' values."""
+    if response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+        from openpyxl import load_workbook
+
+        workbook = load_workbook(io.BytesIO(response.data), read_only=True)
+        return "\n".join(str(value) for sheet in workbook for row in sheet.iter_rows(values_only=True)
+                         for value in row if value is not None)
+    return response.get_data(as_text=True)
+
+
+def leaks(text: str, forbidden: list[str]) -> list[str]:
+    return [f for f in forbidden if f in text]
+
+
+def link(entity: str, record_id: int) -> str:
+    return f'/app/{entity}/{record_id}"'
+
+
+VIEWER_PARAMS = pytest.mark.parametrize("viewer", VIEWERS)
+
+
+@VIEWER_PARAMS
+def test_list_pages_show_records_in_scope_and_nothing_else(world, clients, viewer):
+    problems = []
+    for entity, query in ((e, q) for e in ORDER for q in ("", f"?cols={world.columns[e]}")):
+        text = body_text(clients[viewer].get(f"/app/{entity}{query}"))
+        problems += [f"{entity}: missing {o}" for o, i in world.visible(viewer, entity).items() if link(entity, i) not in text]
+        problems += [f"{entity}: shows {o}" for o, i in world.invisible(viewer, entity).items() if link(entity, i) in text]
+        problems += [f"{entity}: leaks {t}" for t in leaks(text, world.forbidden(viewer))]
+    assert problems == []
+
+
+@VIEWER_PARAMS
+def test_record_pages_with_related_lists_timeline_and_history_open_only_in_scope(world, clients, viewer):
+    problems = []
+    forbidden = world.forbidden(viewer)
+    for entity in ORDER:
+        visible = world.visible(viewer, entity)
+        for owner in OWNERS:
+            response = clients[viewer].get(f"/app/{entity}/{world.ids[entity, owner]}")
+            expected = 200 if owner in visible else 404
+            if response.status_code != expected:
+                problems.append(f"{entity} of {owner}: {response.status_code}, expected {expected}")
+            problems += [f"{entity} of {owner}: leaks {t}" for t in leaks(body_text(response), forbidden)]
+    assert problems == []
+
+
+@VIEWER_PARAMS
+def test_related_lists_on_a_shared_parent_list_only_children_in_scope(world, clients, viewer):
+    hub = world.ids["account", HUB_OWNER]
+    response = clients[viewer].get(f"/app/account/{hub}")
+    if HUB_OWNER not in readable_owners(viewer, "account"):
+        assert response.status_code == 404
+        return
+    text = body_text(response)
+    children = ("contact", "opportunity", "contract", "quote", "payment", "ticket")
+    problems = [f"{e}: missing {o}" for e in children for o, i in world.visible(viewer, e).items()
+                if link(e, i) not in text]
+    problems += [f"{e}: shows {o}" for e in children for o, i in world.invisible(viewer, e).items()
+                 if link(e, i) in text]
+    assert problems == [] and leaks(text, world.forbidden(viewer)) == []
+
+
+@VIEWER_PARAMS
+def test_global_search_finds_records_in_scope_and_nothing_else(world, clients, viewer):
+    text = body_text(clients[viewer].get("/search?q=MK"))
+    problems = [f"{e}: missing {o}" for e in ORDER for o, i in world.visible(viewer, e).items()
+                if link(e, i) not in text]
+    problems += [f"{e}: shows {o}" for e in ORDER for o, i in world.invisible(viewer, e).items() if link(e, i) in text]
+    assert problems == [] and leaks(text, world.forbidden(viewer)) == []
+
+
+@VIEWER_PARAMS
+def test_lookup_type_ahead_offers_records_in_scope_and_nothing_else(world, clients, viewer):
+    problems = []
+    for entity in ORDER:
+        response = clients[viewer].get(f"/app/{entity}/lookup?q=MK")
+        offered = {row["id"] for row in response.get_json()} if response.status_code == 200 else set()
+        problems += [f"{entity}: missing {o}" for o, i in world.visible(viewer, entity).items() if i not in offered]
+        problems += [f"{entity}: offers {o}" for o, i in world.invisible(viewer, entity).items() if i in offered]
+        problems += [f"{entity}: leaks {t}" for t in leaks(body_text(response), world.forbidden(viewer))]
+    assert problems == []
+
+
+@VIEWER_PARAMS
+def test_kanban_boards_show_cards_in_scope_and_nothing_else(world, clients, viewer):
+    problems = []
+    for entity in ORDER:
+        response = clients[viewer].get(f"/app/{entity}/kanban")
+        text = body_text(response)
+        if response.status_code == 200:
+            problems += [f"{entity}: missing {o}" for o, i in world.visible(viewer, entity).items()
+                         if link(entity, i) not in text]
+        problems += [f"{entity}: shows {o}" for o, i in world.invisible(viewer, entity).items() if link(entity, i) in text]
+        problems += [f"{entity}: leaks {t}" for t in leaks(text, world.forbidden(viewer))]
+    assert problems == []
+
+
+def test_the_opportunity_board_exists(world, clients):
+    assert clients["it"].get("/app/opportunity/kanban").status_code == 200
+
+
+@VIEWER_PARAMS
+@pytest.mark.parametrize("file_format", ["csv", "xlsx"])
+def test_exports_hold_records_in_scope_and_nothing_else(world, clients, viewer, file_format):
+    problems = []
+    for entity in ORDER:
+        response = clients[viewer].get(f"/app/{entity}/export.{file_format}?cols={world.columns[entity]}")
+        text = body_text(response)
+        if response.status_code == 200:
+            problems += [f"{entity}: missing {o}" for o in world.visible(viewer, entity) if marker(entity, o) not in text]
+        problems += [f"{entity}: leaks {t}" for t in leaks(text, world.forbidden(viewer))]
+    assert problems == []
+
+
+@pytest.mark.xfail(strict=True, reason="ui/records exports do not check the `export` admin right yet")
+def test_exports_need_the_export_right(world, clients):
+    assert clients["rep_n1"].get("/app/account/export.csv").status_code == 403
+
+
+@VIEWER_PARAMS
+def test_history_tabs_never_show_hidden_values(world, clients, viewer):
+    problems = []
+    for (entity, field), texts in HIDDEN_TEXTS.items():
+        if field not in hidden_from(viewer, entity):
+            continue
+        for owner, record_id in world.visible(viewer, entity).items():
+            text = body_text(clients[viewer].get(f"/app/{entity}/{record_id}"))
+            problems += [f"{entity} of {owner}: {t}" for t in texts if t in text]
+    assert problems == []
+
+
+def test_the_matrix_covers_in_and_out_of_scope_for_every_viewer_with_a_role():
+    for viewer in VIEWERS:
+        if PEOPLE[viewer][1]:
+            assert any(readable_owners(viewer, e) for e in ORDER), viewer
+    assert readable_owners("rep_n1", "account") == {"rep_n1"}
+    assert readable_owners("mgr_n", "account") == {"rep_n1", "rep_n2"}
+    assert readable_owners("director", "account") == {"rep_n1", "rep_n2", "rep_e1"}
+    assert hidden_from("svc", "account") == {"annual_revenue", "credit_code"}
+
+
+def test_hidden_values_do_show_to_a_role_that_may_see_them(world, clients):
+    """The control for the absence checks: the markers are written where a page would show them."""
+    account = body_text(clients["it"].get(f"/app/account/{world.ids['account', 'svc']}"))
+    contract = body_text(clients["it"].get(f"/app/contract/{world.ids['contract', 'svc']}"))
+    assert "91777000HXHXHX" in account and any(t in account for t in HIDDEN_TEXTS["account", "annual_revenue"])
+    assert "HIDDENterms3A" in contract and "HIDDENterms3B" in contract   # the history's old → new
