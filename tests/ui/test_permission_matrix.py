@@ -332,7 +332,6 @@ def test_exports_hold_records_in_scope_and_nothing_else(world, clients, viewer, 
     assert problems == []
 
 
-@pytest.mark.xfail(strict=True, reason="ui/records exports do not check the `export` admin right yet")
 def test_exports_need_the_export_right(world, clients):
     assert clients["rep_n1"].get("/app/account/export.csv").status_code == 403
 

@@ -77,3 +77,20 @@ def test_server_error_page_shows_a_request_id(app, client, monkeypatch):
 def test_admin_pages_are_for_administrators_only(client, rep_client):
     assert client.get("/admin/").status_code == 200
     assert rep_client.get("/admin/").status_code == 403
+
+
+def test_user_manager_finds_who_can_see_a_record_from_its_page(client, make, unique):
+    account = make("account", name=f"Who {unique}")
+    html = client.get(f"/app/account/{account['id']}").get_data(as_text=True)
+    assert f'href="/admin/access?entity=account&amp;id={account["id"]}"' in html
+
+
+def test_rep_without_admin_rights_gets_no_access_link_nor_admin_menu(rep_client, ui_runtime):
+    created = rep_client.get("/app/account").get_data(as_text=True)
+    assert "/admin/access" not in created and "Administration" not in created
+
+
+def test_rep_without_the_export_right_is_offered_no_export(rep_client):
+    html = rep_client.get("/app/account").get_data(as_text=True)
+    assert "export.csv" not in html and 'value="export_csv"' not in html
+    assert rep_client.get("/app/account/export.csv").status_code == 403

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, request
 from flask_babel import lazy_gettext as _l
-from flask_login import login_required
+from flask_login import current_user, login_required
 
 from ui.context import actor
 
@@ -62,9 +62,10 @@ def admin_sections() -> list[AdminSection]:
             for endpoint, label, icon, right in PAGES if actor().has_right(right)]
 
 
-@admin_bp.context_processor
+@admin_bp.app_context_processor
 def admin_context() -> dict[str, Any]:
-    return {"admin_sections": admin_sections()}
+    """Every page knows the admin pages its user may open: the navigation lists them."""
+    return {"admin_sections": admin_sections() if current_user.is_authenticated else []}
 
 
 # Importing the page modules registers their routes on the blueprint.

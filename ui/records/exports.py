@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
 
-from flask import Response, request
+from flask import Response, abort, request
 
 from engine import audit
 from engine.db import write_transaction
@@ -93,20 +93,29 @@ def _excel_value(value):
     return _text(value)
 
 
+def require_export_right() -> None:
+    """Exports need the `export` admin right: a file leaves the system's permission checks."""
+    if not actor().has_right("export"):
+        abort(403)
+
+
 @records_bp.route("/app/<entity>/export.csv")
 def export_csv(entity: str):
+    require_export_right()
     definition = registry().entity(entity)
     return csv_response(definition, current_state(definition))
 
 
 @records_bp.route("/app/<entity>/export.xlsx")
 def export_xlsx(entity: str):
+    require_export_right()
     definition = registry().entity(entity)
     return xlsx_response(definition, current_state(definition))
 
 
 def export_selected(entity: EntityDef, ids: list[int], fmt: str) -> Response:
     """Exports the selected rows with the list's columns (bulk action)."""
+    require_export_right()
     from werkzeug.datastructures import MultiDict
 
     from ui.records.listing import parse_state

@@ -17,7 +17,7 @@ from engine.query import OPERATORS, Page
 from engine.views import active_users, delete_view, save_view, saved_view, saved_views
 from metamodel.fieldtypes import FieldValueError, field_type
 from metamodel.model import Condition, EntityDef, FieldDef, label_text
-from ui.context import locale, query, records, registry, runtime
+from ui.context import actor, locale, query, records, registry, runtime
 from ui.records import records_bp
 from ui.records.display import Cell, Column, References, cell, columns_of, record_title, shown_field
 from ui.records.listing import (
@@ -261,6 +261,7 @@ def list_context(entity: EntityDef, state: ListState) -> dict:
         "settable_fields": fields,
         "bulk_input": value_input(entity, first, "eq", users) if first else None,
         "has_kanban": stage_view(entity) is not None,
+        "can_export": actor().has_right("export"),
         "has_calendar": calendar_field(entity) is not None,
         "sortable": {c: sortable(entity, c) for c in state.columns},
         "system_columns": SYSTEM_LIST_COLUMNS,
