@@ -169,9 +169,11 @@ class QueryService:
         """
         selected = self.selection(entity_name, deleted=deleted)
         entity = selected.entity
-        extra = self._path_columns(selected, paths)
         where = self._where(entity, selected.paths, filters, any_of, search, formula)
         keys = self._sort_keys(entity, selected.paths, sort)
+        # A sort across a lookup needs its value in the row, for the next page's cursor.
+        sorted_paths = [k.key for k in keys if "." in k.key and k.key not in paths]
+        extra = self._path_columns(selected, [*paths, *sorted_paths])
         total = None
         if with_total:
             total = self._scalar(sa.select(sa.func.count()).select_from(selected.select(*where).subquery()))
@@ -308,12 +310,12 @@ class QueryService:
             return None
         if condition.field in RECORD_COLUMNS:
             return op.clause(paths.table.c[condition.field], condition.value)
-        # A hidden field is answered like an unknown one: filtering on it would reveal its values.
-        if not entity.has_field(condition.field) or condition.field in hidden_fields(self.actor, entity):
+        resolved = self._resolve(entity, paths, condition.field)
+        if resolved is None:
+            # A hidden field is answered like an unknown one: filtering on it would reveal its values.
             problems.append(FieldError(condition.field, f"is not a field of {entity.name}"))
             return None
-        f = entity.field(condition.field)
-        column = paths.field(f.name)
+        f, column = resolved
         if op.name in TEXT_OPERATORS:
             return op.clause(column, condition.value)
         if f.type == "multipicklist" and op.name in ("eq", "in"):
@@ -325,6 +327,22 @@ class QueryService:
             return None
         return op.clause(column, value)
 
+    def _resolve(self, entity: EntityDef, paths: SqlPaths, name: str) -> tuple[FieldDef, sa.ColumnElement] | None:
+        """Returns the field a filter or sort names (its own, or across lookups such as
+        "account.city") and its SQL; None when there is no such field the actor may see."""
+        head = name.split(".", 1)[0]
+        if not entity.has_field(head) or head in hidden_fields(self.actor, entity):
+            return None
+        if "." not in name:
+            return entity.field(name), paths.field(name)
+        owner, field_name = paths.owner_of(name)
+        if not owner.has_field(field_name) or field_name in hidden_fields(self.actor, owner):
+            return None
+        try:
+            return owner.field(field_name), paths.path(name)
+        except KeyError:
+            return None
+
     def _search_clause(self, entity: EntityDef, table: sa.FromClause, text: str) -> sa.ColumnElement[bool]:
         pattern = f"%{_escape_like(text.strip())}%"
         hidden = hidden_fields(self.actor, entity)
@@ -335,15 +353,18 @@ class QueryService:
 
     def _sort_keys(self, entity: EntityDef, paths: SqlPaths, sort: Sequence[SortKey]) -> list[SortExpression]:
         keys: list[SortExpression] = []
-        hidden = hidden_fields(self.actor, entity)
         for key in sort:
-            known = key.field in RECORD_COLUMNS or entity.has_field(key.field)
-            if not known or key.field in hidden:
-                raise ValidationError(entity.name, [FieldError(key.field, "cannot be sorted on")])
             if key.direction not in ("asc", "desc"):
                 raise ValidationError(entity.name, [FieldError(key.field, "sort direction must be asc or desc")])
-            if key.field != "id":
-                keys.append(SortExpression(paths.field(key.field), key.direction, key.field))
+            if key.field == "id":
+                continue
+            if key.field in RECORD_COLUMNS:
+                keys.append(SortExpression(paths.table.c[key.field], key.direction, key.field))
+                continue
+            resolved = self._resolve(entity, paths, key.field)
+            if resolved is None:
+                raise ValidationError(entity.name, [FieldError(key.field, "cannot be sorted on")])
+            keys.append(SortExpression(resolved[1], key.direction, key.field))
         last = sort[-1].direction if sort and sort[-1].field == "id" else "asc"
         keys.append(SortExpression(paths.table.c.id, last, "id"))
         return keys

@@ -189,6 +189,7 @@ class RecordService:
         now = self.clock()
         with self._transaction() as conn:
             current = self._load_for_write(conn, entity, table, record_id)
+            values = self._without_unchanged_read_only(entity, values, current)
             check_write(self.actor, entity, "update", current, values, conn=conn)
             if expected_version is not None and current["version"] != expected_version:
                 raise self._conflict(conn, entity, current, expected_version)
@@ -230,6 +231,30 @@ class RecordService:
             audit.write_entry(conn, self.actor, "update", entity.name, record_id,
                               self._diff(entity, current, changed), {"version": version}, at=now)
             return self._returned(entity, row, conn)
+
+    def _without_unchanged_read_only(self, entity: EntityDef, values: Mapping[str, Any],
+                                     current: dict[str, Any]) -> Mapping[str, Any]:
+        """Drops read-only fields sent back with their current value (a client resending the whole
+        record changes nothing there). Hidden fields are never dropped: accepting a correct guess
+        silently while refusing a wrong one would reveal the hidden value."""
+        read_only = self.actor.permissions.read_only.get(entity.name, frozenset())
+        if self.actor.is_admin or not read_only:
+            return values
+        kept = {}
+        for name, raw in values.items():
+            if name in read_only and entity.has_field(name) and self._same_as_stored(entity, name, raw, current):
+                continue
+            kept[name] = raw
+        return kept
+
+    def _same_as_stored(self, entity: EntityDef, name: str, raw: Any, current: dict[str, Any]) -> bool:
+        f = entity.field(name)
+        kind = field_type(f.type)
+        try:
+            value = kind.coerce(f, raw)
+        except FieldValueError:
+            return False
+        return (kind.to_db(f, value) if value is not None else None) == self._stored(entity, name, current)
 
     def _check_required_after(self, entity: EntityDef, current: dict[str, Any], changed: dict[str, Any],
                               problems: Problems) -> None:

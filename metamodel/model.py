@@ -23,7 +23,7 @@ def label_text(label: Label | None, locale: str = "en") -> str:
     return label.get(locale) or label.get("en") or next(iter(label.values()), "")
 
 
-def frozen_mapping(data: Mapping[str, Any] | None) -> Mapping[str, Any]:
+def frozen_mapping(data: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     return MappingProxyType(dict(data or {}))
 
 

@@ -83,3 +83,9 @@ class RollupType(ComputedType):
         if field.option("function") == "COUNT":
             return "number"
         return field.result_type or "number"
+
+    def result_field(self, field: FieldDef) -> FieldDef:
+        # A count is a whole number: shown "2", not "2.00", and filtered as an integer.
+        if field.option("function") == "COUNT":
+            return FieldDef(name=field.name, type="integer", label=field.label)
+        return super().result_field(field)

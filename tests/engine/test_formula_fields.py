@@ -145,3 +145,8 @@ def test_computed_field_cannot_be_written(runtime, deals):
 def test_group_totals_sum_a_formula_per_group(runtime, deals):
     totals = runtime.query().group_totals("deal", "closed", "weighted")
     assert totals[True].count == 1 and totals[True].total == Decimal("200")
+
+
+def test_count_rollup_is_a_whole_number(runtime, deals):
+    big = runtime.query().list("account", filters=[Condition("name", "eq", "Big")]).rows[0]
+    assert big["open_deals"] == 1 and isinstance(big["open_deals"], int)

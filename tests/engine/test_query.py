@@ -161,3 +161,21 @@ def test_unknown_path_is_refused_by_name(runtime, accounts):
     with pytest.raises(ValidationError) as caught:
         runtime.query().list("quote", paths=["account.colour"])
     assert "account.colour" in caught.value.by_field()
+
+
+def test_filter_across_a_lookup_selects_by_the_parent_value(runtime, accounts):
+    records = runtime.records()
+    records.create("quote", {"account": 1, "title": "for acme"})
+    records.create("quote", {"account": 2, "title": "for beta"})
+    page = runtime.query().list("quote", filters=[Condition("account.grade", "eq", "vip")])
+    assert [r["title"] for r in page.rows] == ["for acme"]
+
+
+def test_sort_across_a_lookup_pages_with_its_cursor(runtime, accounts):
+    records = runtime.records()
+    for account, title in ((2, "b"), (1, "a"), (5, "e"), (4, "d")):
+        records.create("quote", {"account": account, "title": title})
+    query = runtime.query()
+    first = query.list("quote", sort=[SortKey("account.name", "desc")], limit=2)
+    second = query.list("quote", sort=[SortKey("account.name", "desc")], limit=2, cursor=first.next_cursor)
+    assert [r["title"] for r in first.rows + second.rows] == ["e", "d", "b", "a"]

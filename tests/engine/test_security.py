@@ -265,3 +265,18 @@ def test_history_of_an_unreadable_record_is_not_found(runtime, world):
     account = world.account("rep_n2")
     with pytest.raises(NotFound):
         runtime.query(world.actor("rep_n1")).history("account", account)
+
+
+def test_read_only_field_sent_back_unchanged_is_accepted(runtime, world):
+    from engine.db import fw_field_permission
+
+    with write_transaction(runtime.engine) as conn:
+        conn.execute(sa.insert(fw_field_permission).values(role="sales_rep", entity="account", field="city",
+                                                           access="read_only"))
+    account = world.account("rep_n1")
+    runtime.records().update("account", account, {"city": "Beijing"})
+    rep = world.actor("rep_n1")
+    saved = runtime.records(rep).update("account", account, {"city": "Beijing", "name": "Renamed"})
+    assert (saved["city"], saved["name"]) == ("Beijing", "Renamed")
+    with pytest.raises(ValidationError):
+        runtime.records(rep).update("account", account, {"city": "Shanghai"})

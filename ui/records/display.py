@@ -5,7 +5,7 @@ Templates only print `Cell`s; every decision about how a value looks is made her
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from flask import url_for
@@ -43,11 +43,7 @@ def shown_field(f: FieldDef) -> FieldDef:
     kind = field_type(f.type)
     if kind.stored:
         return f
-    result = kind.result_field(f)
-    if f.option("function") == "COUNT" and "precision" not in f.options:
-        # A count is a whole number; the result type alone would show "2.00".
-        return replace(result, options={**result.options, "precision": 0})
-    return result
+    return kind.result_field(f)
 
 
 def path_field(entity: EntityDef, name: str) -> tuple[EntityDef, FieldDef | None]:
