@@ -16,7 +16,7 @@ ADMIN_PASSWORD = "admin-password-1"
 REP_PASSWORD = "rep-password-1"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 ARTIFACTS = ROOT / "test-artifacts"
 
 

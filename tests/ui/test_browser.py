@@ -10,6 +10,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -72,8 +73,11 @@ def test_filter_sort_save_and_reopen_a_view(page, make, unique, artifacts):
         make("account", name=f"{unique} view {n}", grade=grade)
     page.goto(f"{page.base}/app/account?q={unique}")
     page.click("button:has-text('Filters')")
+    rows = page.locator(".fw-filter-row")
+    before = rows.count()
     page.click("button:has-text('Add condition')")
-    row = page.locator(".fw-filter-row").last
+    expect(rows).to_have_count(before + 1)   # the new row arrives by htmx; wait for it, not the old one
+    row = rows.last
     row.locator("select[name=f]").select_option("grade")
     row.locator("select[name=v]").select_option("vip")   # a picklist's value is chosen from its values
     page.click("button:has-text('Apply filters')")
