@@ -4,12 +4,12 @@ Tests share the database, so each one makes the records it looks at (with unique
 """
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from pathlib import Path
 
 import pytest
+from databases import running_in_ci, scratch_database
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_PASSWORD = "admin-password-1"
@@ -20,31 +20,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 ARTIFACTS = ROOT / "test-artifacts"
 
 
-def _running_in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
 @pytest.fixture(scope="session")
 def ui_database_url(tmp_path_factory):
-    """A database for the whole session: SQLite, or a fresh PostgreSQL schema under
-    FORMWORK_TEST_DATABASE_URL (the same recipe as tests/conftest.py, at session scope)."""
-    base = os.environ.get("FORMWORK_TEST_DATABASE_URL")
-    if not base:
-        yield f"sqlite:///{tmp_path_factory.mktemp('ui-db') / 'ui.db'}"
-        return
-    import sqlalchemy as sa
-
-    schema = f"ui_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = sa.engine.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    """A database for the whole session: SQLite, or a fresh PostgreSQL schema."""
+    yield from scratch_database(tmp_path_factory.mktemp("ui-db"), "ui.db", "ui")
 
 
 @pytest.fixture(scope="session")
@@ -133,7 +112,7 @@ def live_server(ui_runtime, ui_database_url, instance_path):
 def browser():
     """One Chromium for the session; missing Chromium skips, except under CI=true where it fails."""
     if not Path(CHROMIUM).exists():
-        if _running_in_ci():
+        if running_in_ci():
             pytest.fail(f"Chromium is required under CI=true at {CHROMIUM}")
         pytest.skip(f"no Chromium at {CHROMIUM}")
     from playwright.sync_api import sync_playwright

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
+from databases import scratch_database
 
 from tests.ui.conftest import login
 
@@ -126,21 +124,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory):
-    base = os.environ.get("FORMWORK_TEST_DATABASE_URL")
-    if not base:
-        yield f"sqlite:///{tmp_path_factory.mktemp('matrix') / 'matrix.db'}"
-        return
-    schema = f"matrix_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = sa.engine.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    yield from scratch_database(tmp_path_factory.mktemp("matrix"), "matrix.db", "matrix")
 
 
 def build_people(runtime) -> dict[str, int]:
