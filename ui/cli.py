@@ -244,6 +244,27 @@ def restore(file: Path, yes: bool) -> None:
     click.echo(f"Restored from {file}")
 
 
+# -- audit ----------------------------------------------------------------------------------
+@main.group("audit")
+def audit_group() -> None:
+    """Keep the audit log within its retention."""
+
+
+@audit_group.command("purge")
+@friendly
+def audit_purge() -> None:
+    """Delete audit entries older than FORMWORK_AUDIT_RETENTION_DAYS (default 730); the purge is audited."""
+    from engine.audit import purge_expired
+    from engine.db import write_transaction
+    from engine.security import SYSTEM
+
+    config = load_config()
+    rt = runtime()
+    with write_transaction(rt.engine) as conn:
+        removed = purge_expired(conn, SYSTEM, config.audit_retention_days, now=rt.clock())
+    click.echo(f"Removed {removed} audit entries older than {config.audit_retention_days} days")
+
+
 # -- formulas -------------------------------------------------------------------------------
 @main.group("formula")
 def formula_group() -> None:

@@ -172,3 +172,10 @@ def test_demo_before_init_says_to_run_init(cli):
     result = cli("demo", "--records", "10")
     assert result.exit_code == 1
     assert "run `formwork init` first" in result.output
+
+
+def test_audit_purge_keeps_entries_within_the_retention(initialised, monkeypatch):
+    monkeypatch.setenv("FORMWORK_AUDIT_RETENTION_DAYS", "30")
+    result = initialised("audit", "purge")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "Removed 0 audit entries older than 30 days"
