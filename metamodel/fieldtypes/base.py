@@ -4,6 +4,7 @@ Adding a type is one subclass with `name` set, registered with `@register`, plus
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -45,7 +46,7 @@ def is_blank(raw: Any) -> bool:
     return raw is None or (isinstance(raw, str) and not raw.strip())
 
 
-class FieldType:
+class FieldType(ABC):
     """What a field type knows: its options, column, input coercion, checks, formats and widget."""
 
     name: ClassVar[str]
@@ -102,9 +103,9 @@ class FieldType:
             return None
         return self.coerce_present(field, raw)
 
+    @abstractmethod
     def coerce_present(self, field: FieldDef, raw: Any) -> Any:
-        """Coerces input known not to be blank; subclasses override this rather than `coerce`."""
-        raise NotImplementedError
+        """Coerces input known not to be blank; each type defines it (rather than `coerce`)."""
 
     def check_value(self, field: FieldDef, value: Any) -> list[str]:
         """Returns what is wrong with a coerced value beyond its type (length, range, membership)."""

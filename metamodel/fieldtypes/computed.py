@@ -23,6 +23,9 @@ class ComputedType(FieldType):
     def coerce(self, field: FieldDef, raw: Any) -> Any:
         raise FieldValueError("is computed and cannot be set")
 
+    def coerce_present(self, field: FieldDef, raw: Any) -> Any:
+        return self.coerce(field, raw)
+
     def result_field(self, field: FieldDef) -> FieldDef:
         """Returns a stored-type stand-in for the result, to convert and show values with."""
         kind = self.formula_type_of(field) or "number"
