@@ -36,6 +36,24 @@ class CompiledFormula:
         self._uses_context = compiler.uses_context
         self._finish = _FINISHERS.get(result_type)
         self._plain = not self._uses_context and self._finish is None
+        if self._plain:
+            self.evaluate = self._plain_evaluator()   # type: ignore[method-assign]
+
+    def _plain_evaluator(self) -> Any:
+        """The common case (no context, no finishing touch) as one closure: evaluate runs once per
+        record, and a bound method with its checks costs about a tenth of a simple formula."""
+        function, source, evaluation_error = self._function, self.source, self._evaluation_error
+
+        def evaluate(values: Mapping[str, Any], *, prior: Mapping[str, Any] | None = None,
+                     is_new: bool = False, now: datetime | None = None) -> Any:
+            try:
+                return function(values, None)
+            except FormulaError as error:
+                raise error.with_source(source) from None
+            except (DecimalException, ArithmeticError, ValueError) as error:
+                raise evaluation_error(error) from None
+
+        return evaluate
 
     def __repr__(self) -> str:
         return f"<CompiledFormula {self.source!r} -> {self.type}>"
@@ -53,13 +71,7 @@ class CompiledFormula:
         ``prior`` holds the record's previous values for ISCHANGED and PRIORVALUE, ``is_new`` feeds
         ISNEW, and ``now`` (an aware UTC datetime) is the clock TODAY and NOW read.
         """
-        if self._plain:  # the common case, kept short because evaluate runs once per record
-            try:
-                return self._function(values, None)
-            except FormulaError as error:
-                raise error.with_source(self.source) from None
-            except (DecimalException, ArithmeticError, ValueError) as error:
-                raise self._evaluation_error(error) from None
+        # Plain formulas never get here: __init__ puts _plain_evaluator's closure in its place.
         context = None
         if self._uses_context:
             context = RecordContext(prior if prior is not None else _EMPTY, is_new, now or datetime.now(UTC))
