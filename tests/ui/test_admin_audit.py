@@ -64,3 +64,15 @@ def test_audited_values_are_escaped(client, ui_runtime, unique):
 
 def test_the_audit_log_needs_the_audit_right(rep_client):
     assert rep_client.get("/admin/audit").status_code == 403
+
+
+def test_audit_details_are_labelled_and_resolved(client, ui_runtime, unique):
+    with write_transaction(ui_runtime.engine) as conn:
+        boss = create_user(conn, f"boss_{unique}", display_name=f"Boss {unique}").id
+        create_user(conn, f"hire_{unique}", manager_id=boss)
+    html = client.get("/admin/audit?action=user_create").get_data(as_text=True)
+    rows = html.split("<tbody>")[1].split("</tr>")
+    row = next(r for r in rows if f"<dd>hire_{unique}</dd>" in r)
+    assert "Username" in row and "Manager" in row and f"Boss {unique}" in row
+    assert "manager_id" not in row and "is_admin" not in row and "False" not in row
+    assert "Administrator</dt><dd>No" in row

@@ -51,8 +51,8 @@ def test_moving_a_department_to_the_top_level(client, ui_runtime, unique):
 def test_setting_the_head_and_counting_members(client, ui_runtime, unique):
     ids = make_tree(ui_runtime, unique)
     with write_transaction(ui_runtime.engine) as conn:
-        head = create_user(conn, f"head_{unique}", department_id=ids["Mid"]).id
+        head = create_user(conn, f"head_{unique}", display_name=f"Head {unique}", department_id=ids["Mid"]).id
     client.post(f"/admin/departments/{ids['Mid']}", data={"head-head": head})
-    row = re.search(rf'>Mid {unique}</a></span></td>\s*<td>([^<]*)</td>\s*<td class="text-end">(\d+)<',
-                    client.get("/admin/departments").get_data(as_text=True))
-    assert row.groups() == (f"head_{unique}", "1")
+    row = re.search(rf'>Mid {unique}</a></span></td>\s*<td>([^<]*) <span[^>]*>([^<]*)</span></td>\s*'
+                    r'<td class="text-end">(\d+)<', client.get("/admin/departments").get_data(as_text=True))
+    assert row.groups() == (f"Head {unique}", f"head_{unique}", "1")     # the head by name, then username

@@ -63,8 +63,11 @@ def test_create_an_account_then_a_contact_from_its_related_list(page, unique, ar
     page.fill("#name", f"Zhang {unique}")
     page.fill("#mobile", "13900000000")
     page.click("button:has-text('Save')")
-    page.wait_for_url(re.compile(r"/app/contact/\d+$"))
-    assert page.locator(".fw-key-fields").get_by_text(f"Acme {unique}").is_visible()
+    # Back on the account's related list, where the new contact shows and a message confirms it.
+    page.wait_for_url(re.compile(r"/app/account/\d+#pane-related$"))
+    expect(page.locator(".fw-flashes")).to_contain_text("Contact created.")
+    related = page.locator('.fw-related[data-entity="contact"]')
+    expect(related.get_by_role("link", name=f"Zhang {unique}")).to_be_visible()
     page.screenshot(path=str(artifacts / "record.png"), full_page=True)
 
 

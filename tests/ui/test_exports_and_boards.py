@@ -97,3 +97,10 @@ def test_kanban_column_loads_more_cards_beyond_the_first_page(client, ui_runtime
 
 def test_kanban_load_more_refuses_an_unknown_stage(client):
     assert client.get("/app/opportunity/kanban/cards?value=nope").status_code == 400
+
+
+def test_an_empty_kanban_column_shows_a_zero_total(rep_client):
+    html = rep_client.get("/app/opportunity/kanban").get_data(as_text=True)
+    totals = re.findall(r'<span class="fw-col-total"[^>]*>([^<]*)</span>', html)
+    assert totals and all(totals)                       # "0 · CNY 0.00", never a dangling "0 ·"
+    assert 'data-zero="CNY 0.00"' in html

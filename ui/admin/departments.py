@@ -68,7 +68,8 @@ def departments():
         else:
             flash(_("Department %(name)s added.", name=form.name.data.strip()), "success")
             return redirect(url_for("admin.departments"))
-    return render_template("admin/departments.html", rows=tree_rows(choices.departments()), form=form)
+    return render_template("admin/departments.html", rows=tree_rows(choices.departments()), form=form,
+                           names={u.username: u.display_name for u in choices.users()})
 
 
 def _name_of(department_id: str | None) -> str | None:

@@ -100,9 +100,11 @@ class UserFilter:
 @requires("users")
 def users():
     wanted = UserFilter(request.args.get("q", "").strip(), request.args.get("status", "active"))
-    found = [u for u in choices.users() if wanted.admits(u)]
+    everyone = choices.users()
+    found = [u for u in everyone if wanted.admits(u)]
     return render_template("admin/users.html", users=found, filter=wanted,
-                           role_labels=dict(choices.role_choices()), when=local_text)
+                           role_labels=dict(choices.role_choices()), when=local_text,
+                           names={u.username: u.display_name for u in everyone})
 
 
 @admin_bp.route("/users/new", methods=["GET", "POST"])

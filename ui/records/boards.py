@@ -67,6 +67,8 @@ def column_totals(entity: EntityDef, view: ListView) -> dict[str, tuple[int, str
     for value, total in totals.items():
         text = field_type(amount.type).display(amount, total.total or Decimal(0), lang) if amount else ""
         shown[value] = (total.count, text)
+    # An empty column reads "0 · ¥0.00", not "0 ·".
+    shown[None] = (0, field_type(amount.type).display(amount, Decimal(0), lang) if amount else "")
     return shown
 
 
@@ -102,10 +104,11 @@ def kanban(entity: str):
     columns = []
     for choice in kind.choices(stage):
         cards, next_cursor = column_cards(definition, view, choice["value"])
-        count, total = totals.get(choice["value"], (0, ""))
+        count, total = totals.get(choice["value"], totals[None])
         columns.append(BoardColumn(choice["value"], kind.label_of(stage, choice["value"], lang),
                                    choice.get("color"), count, total, cards, next_cursor))
     return render_template("records/kanban.html", entity=definition, columns=columns, view=view,
+                           zero_total=totals[None][1],
                            stages=stage_choices(definition, view),
                            entity_label=label_text(definition.plural_label, lang),
                            stage_label=label_text(stage.label, lang))

@@ -15,9 +15,10 @@ from engine.audit import record_history
 from engine.errors import ValidationError
 from engine.views import user_names
 from metamodel.fieldtypes import field_type
-from metamodel.model import EntityDef, FieldDef, SortKey, label_text
+from metamodel.model import EntityDef, SortKey, label_text
 from ui.context import locale, query, records, registry, runtime
 from ui.records import records_bp
+from ui.records.changes import ChangeText
 from ui.records.display import Cell, Column, References, cell, columns_of, record_title
 from ui.records.forms import FileStore, form_sections
 from ui.records.listing import default_columns, default_view
@@ -26,6 +27,7 @@ from ui.records.visibility import hidden_names, readable, record_layout
 
 TIMELINE_ENTITIES = ("activity", "task")
 RELATED_ROWS = 5
+RELATED_COLUMNS = 7
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class RelatedList:
     via: str
     label: str
     columns: list[Column]
-    rows: list[tuple[int, list[Cell]]]
+    rows: list[tuple[int, str, list[Cell]]]     # id, title, cells
     total: int
     new_href: str
     all_href: str
@@ -126,11 +128,16 @@ def detail_sections(entity: EntityDef, record: dict[str, Any], refs: References)
 
 
 def related_lists(entity: EntityDef, record_id: int) -> list[RelatedList]:
+    """The records pointing at this one, a few per list, the title column first; "New" comes back here."""
     lang = locale()
+    back = url_for("records.show", entity=entity.name, record_id=record_id) + "#pane-related"
     found = []
     for child, via in registry().children_of(entity.name):
         view = default_view(child)
-        names = readable(child, [c for c in (view.columns if view else default_columns(child)) if c != via])[:4]
+        names = [c for c in (view.columns if view else default_columns(child)) if c != via]
+        if child.title in names:
+            names = [child.title, *(n for n in names if n != child.title)]
+        names = readable(child, names)[:RELATED_COLUMNS]
         sort = view.sort if view else (SortKey("id", "desc"),)
         page = query().related(entity.name, record_id, child.name, via, sort=sort, limit=RELATED_ROWS,
                                with_total=True)
@@ -141,9 +148,10 @@ def related_lists(entity: EntityDef, record_id: int) -> list[RelatedList]:
                  else label_text(child.plural_label, lang))
         found.append(RelatedList(
             child, via, label, columns,
-            [(r["id"], [cell(child, c.name, r, refs, lang) for c in columns]) for r in page.rows],
+            [(r["id"], record_title(child, r), [cell(child, c.name, r, refs, lang) for c in columns])
+             for r in page.rows],
             page.total or 0,
-            url_for("records.new", entity=child.name, **{via: record_id}),
+            url_for("records.new", entity=child.name, **{via: record_id, "back": back}),
             url_for("records.list_records", entity=child.name, f=via, op="eq", v=record_id, fb=1)))
     return found
 
@@ -193,38 +201,27 @@ def _first_time_field(entity: EntityDef) -> str | None:
 
 
 def history(entity: EntityDef, record_id: int) -> list[HistoryEntry]:
-    """Who changed what (old → new) and when, newest first; values shown as the fields show them."""
+    """Who changed what (old → new) and when, newest first; values shown as the fields show them
+    (lookups as titles, users by name, times in the user's zone)."""
     lang = locale()
     with runtime().engine.connect() as conn:
         entries = record_history(conn, entity.name, record_id)
         names = user_names(conn, [e.actor_id for e in entries])
+    texts = ChangeText().load((entity, e.changes) for e in entries)
     actions = {"create": _("created"), "update": _("changed"), "delete": _("deleted"), "restore": _("restored")}
+    hidden = hidden_names(entity)
     found = []
     for entry in entries:
         changes = []
         for name, (old, new) in entry.changes.items():
             if name == "owner_id":
-                changes.append((_("Owner"), _user_text(old), _user_text(new)))
-            elif entity.has_field(name) and name not in hidden_names(entity):
+                changes.append((_("Owner"), texts.user(old), texts.user(new)))
+            elif entity.has_field(name) and name not in hidden:
                 f = entity.field(name)
-                changes.append((label_text(f.label, lang), _json_text(f, old, lang), _json_text(f, new, lang)))
+                changes.append((label_text(f.label, lang), texts.value(f, old, lang), texts.value(f, new, lang)))
         found.append(HistoryEntry(to_local(entry.at), names.get(entry.actor_id, _("System")),
                                   actions.get(entry.action, entry.action), changes))
     return found
-
-
-def _user_text(value: Any) -> str:
-    return "" if value is None else f"#{value}"
-
-
-def _json_text(f: FieldDef, value: Any, lang: str) -> str:
-    if value is None:
-        return ""
-    kind = field_type(f.type)
-    try:
-        return kind.display(f, kind.coerce(f, value), lang)
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return str(value)
 
 
 @records_bp.route("/app/<entity>/<int:record_id>/delete", methods=["POST"])

@@ -143,8 +143,8 @@ def value_cell(entity: EntityDef, f: FieldDef, value: Any, record: dict[str, Any
     target = kind.target_entity(f)
     if target:
         title = refs.titles.get(target, {}).get(value)
-        if title is None:
-            return Cell(f"#{value}", "text", raw=value)
+        if title is None:   # a record outside the user's scope (or gone): say so rather than show a bare id
+            return Cell(_("Record #%(id)s (not visible to you)", id=value), "restricted", raw=value)
         return Cell(title, "link", url_for("records.show", entity=target, record_id=value), raw=value)
     if f.type == "user":
         return Cell(refs.users.get(value, f"#{value}"), raw=value)

@@ -86,7 +86,8 @@ def _lookup_titles(entity: EntityDef, form) -> dict[str, str]:
         target = field_type(f.type).target_entity(f)
         value = str(input_field.data or "").strip()
         if target and value.isdigit():
-            titles[name] = query().titles(target, [int(value)]).get(int(value), f"#{value}")
+            titles[name] = query().titles(target, [int(value)]).get(
+                int(value), _("Record #%(id)s (not visible to you)", id=value))
     return titles
 
 
@@ -100,6 +101,7 @@ def _render(entity: EntityDef, form, *, record: dict | None, errors: list[str], 
     kept = kept or {}
     return render_template(
         "records/form.html", entity=entity, form=form, record=record, errors=errors, conflict=conflict,
+        back=_back(),
         sections=form_sections(entity, lang, hidden_names(entity)), fixed=fixed,
         lookup_titles=_lookup_titles(entity, form), layout=layout, kept=kept,
         kept_names={name: kept_file(token)["name"] for name, token in kept.items() if kept_file(token)},
@@ -109,6 +111,14 @@ def _render(entity: EntityDef, form, *, record: dict | None, errors: list[str], 
         widgets={f.name: _widget(f) for f in entity.fields},
         currencies={f.name: field_type(f.type).currency(f) for f in entity.fields if f.type == "currency"},
     ), status
+
+
+def _back() -> str | None:
+    """Where a new record's form returns to (the parent's related list it was started from)."""
+    from ui.auth import safe_next
+
+    wanted = request.values.get("back", "")
+    return safe_next(wanted) if wanted else None
 
 
 def _widget(f: FieldDef) -> str:
@@ -173,6 +183,10 @@ def new(entity: str):
         return _render(definition, form, record=None, errors=errors, layout=submission.layout, status=422,
                        kept=submission.kept)
     flash(_("%(label)s created.", label=label_text(definition.label, locale())), "success")
+    if request.form.get("back"):
+        from ui.auth import safe_next
+
+        return redirect(safe_next(request.form["back"]))
     return redirect(url_for("records.show", entity=entity, record_id=created["id"]))
 
 

@@ -15,7 +15,7 @@
     });
     board.querySelectorAll(".fw-col-total").forEach(function (el) {
       var c = columns[el.getAttribute("data-value")];
-      el.textContent = c ? c.total : "";
+      el.textContent = c ? c.total : (board.getAttribute("data-zero") || "");
     });
   }
 
