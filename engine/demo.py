@@ -41,6 +41,17 @@ WEIGHTS = {"account": 10, "contact": 18, "lead": 14, "opportunity": 12, "quote":
 
 Progress = Callable[[int], None]
 
+# Numbers that read oddly when drawn from a field's whole range, by field name.
+NUMBER_HINTS: dict[str, Callable[[random.Random], Any]] = {
+    "quantity": lambda rng: Decimal(rng.choice([1, 1, 2, 3, 5, 10, 20, 50])),
+    "unit_price": lambda rng: Decimal(rng.choice([980, 1980, 4800, 9800, 19800, 39800])),
+    "tax_rate": lambda rng: Decimal(rng.choice([6, 9, 13])),
+    "duration_minutes": lambda rng: rng.choice([15, 30, 45, 60, 90, 120]),
+    "sort_order": lambda rng: rng.randint(1, 10),
+    "installment": lambda rng: rng.randint(1, 4),
+    "employees": lambda rng: rng.choice([12, 45, 80, 150, 300, 800, 2000, 5000]),
+}
+
 # Names and subjects by entity; {who} is a company or person, {n} a small number.
 HEADLINES_ZH = {
     "opportunity": ["{who}CRM系统升级", "{who}年度采购", "{who}数据平台项目", "{who}续约", "{who}扩容{n}席位"],
@@ -88,6 +99,8 @@ class _Values:
         self.faker = self.fakers[0] if self.rng.random() < 0.7 else self.fakers[1]
 
     def value(self, entity: EntityDef, f: FieldDef) -> Any:
+        if f.name in NUMBER_HINTS and f.type in ("integer", "number", "currency", "percent"):
+            return NUMBER_HINTS[f.name](self.rng)
         by_name = self._by_name(entity, f)
         if by_name is not None:
             return by_name
@@ -306,9 +319,22 @@ def _row(entity: EntityDef, registry: Registry, values: _Values, links: _Links,
         row[f.name] = values.value(entity, f)
     _link(entity, registry, row, links, rng)
     _order_dates(entity, row)
+    _probability_from_stage(entity, row)
     if owners:
         row["owner_id"] = _parent_owner(entity, row, links, owners, rng) or rng.choice(owners)
     return row
+
+
+def _probability_from_stage(entity: EntityDef, row: dict[str, Any]) -> None:
+    # A pipeline's stages carry their probability; a deal's probability follows its stage.
+    if not entity.has_field("probability"):
+        return
+    for f in entity.fields:
+        chosen = next((v for v in f.option("values", ()) if v.get("value") == row.get(f.name)
+                       and v.get("probability") is not None), None)
+        if chosen is not None:
+            row["probability"] = Decimal(chosen["probability"])
+            return
 
 
 def _parent_owner(entity: EntityDef, row: dict[str, Any], links: _Links, owners: list[int],
