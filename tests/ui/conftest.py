@@ -4,6 +4,7 @@ Tests share the database, so each one makes the records it looks at (with unique
 """
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from pathlib import Path
@@ -152,3 +153,19 @@ def make(ui_runtime, admin_actor):
 @pytest.fixture(scope="session")
 def admin_password() -> str:
     return ADMIN_PASSWORD
+
+
+@pytest.fixture
+def page(browser, live_server, admin_password):
+    """A Chromium page logged in as admin on the live server; `page.base` is the server's URL."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{live_server}/login")
+    page.fill("#username", "admin")
+    page.fill("#password", admin_password)
+    page.click("form button[type=submit]")
+    page.wait_for_url(re.compile(r"/app/"))
+    page.base = live_server
+    yield page
+    context.close()

@@ -1,8 +1,6 @@
 """The admin pages in a real Chromium: screenshots of each into test-artifacts/ for a person to look at."""
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from engine.db import write_transaction
@@ -10,21 +8,6 @@ from engine.org import create_department, department_id
 from engine.users import create_user
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def page(browser, live_server, admin_password):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "admin")
-    page.fill("#password", admin_password)
-    page.click("form button[type=submit]")
-    page.wait_for_url(re.compile(r"/app/"))
-    page.base = live_server
-    yield page
-    context.close()
 
 
 def test_screenshots_of_the_admin_pages(page, ui_runtime, make, unique, artifacts):

@@ -15,21 +15,6 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def page(browser, live_server, admin_password):
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "admin")
-    page.fill("#password", admin_password)
-    page.click("form button[type=submit]")
-    page.wait_for_url(re.compile(r"/app/"))
-    page.base = live_server
-    yield page
-    context.close()
-
-
 def wait_for(check, timeout: float = 5.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
