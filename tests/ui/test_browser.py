@@ -15,6 +15,11 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 
+def wait_for_htmx(page) -> None:
+    """Waits until htmx has no request in flight and has settled what it swapped in."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-added, .htmx-settling')")
+
+
 def wait_for(check, timeout: float = 5.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -65,8 +70,11 @@ def test_filter_sort_save_and_reopen_a_view(page, make, unique, artifacts):
     before = rows.count()
     page.click("button:has-text('Add condition')")
     expect(rows).to_have_count(before + 1)   # the new row arrives by htmx; wait for it, not the old one
+    wait_for_htmx(page)                       # ...and for htmx to wire it, or its change goes unheard
     row = rows.last
-    row.locator("select[name=f]").select_option("grade")
+    with page.expect_response(re.compile(r"/filter-row")):
+        row.locator("select[name=f]").select_option("grade")
+    wait_for_htmx(page)
     row.locator("select[name=v]").select_option("vip")   # a picklist's value is chosen from its values
     page.click("button:has-text('Apply filters')")
     page.wait_for_url(re.compile(r"f=grade"))
