@@ -23,6 +23,7 @@ from engine.registry import Registry
 from engine.security import Actor, check_write, read_scope, strip_hidden
 from engine.tables import stored_fields
 from metamodel.fieldtypes import FieldValueError, field_type
+from metamodel.fieldtypes.base import is_blank
 from metamodel.model import EntityDef, FieldDef, label_text
 
 MISSING = object()
@@ -126,7 +127,7 @@ class RecordService:
             if kind.generated:
                 continue
             raw = values.get(f.name, MISSING)
-            if raw is MISSING and f.default_formula:
+            if f.default_formula and (raw is MISSING or is_blank(raw)):
                 continue   # filled by _apply_default_formulas, which can read the other values
             if raw is MISSING:
                 raw = f.default
@@ -291,8 +292,8 @@ class RecordService:
                                 reader: RecordValues, problems: Problems, row: int, now: datetime) -> None:
         defaults = self.registry.formulas[entity.name].defaults
         for name, compiled in defaults.items():
-            if name in given:
-                continue
+            if name in given and not is_blank(given[name]):
+                continue   # a value the user gave wins; one left blank takes the default
             f = entity.field(name)
             record = row_to_record(entity, columns)
             try:

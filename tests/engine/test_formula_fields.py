@@ -30,6 +30,7 @@ DEAL = entity_doc("deal", [
     {"name": "weighted", "type": "formula", "expression": "amount * probability", "returns": "currency"},
     {"name": "vip_deal", "type": "formula", "expression": 'ISPICKVAL(account.grade, "vip")', "returns": "boolean"},
     {"name": "follow_up", "type": "date", "default_formula": "TODAY() + 7"},
+    {"name": "customer", "type": "text", "default_formula": "account.name"},
 ], validation_rules=[
     {"name": "closed_needs_amount", "condition": "AND(closed, ISBLANK(amount))", "field": "amount",
      "message": {"en": "A closed deal needs an amount", "zh": "成交需要金额"}},
@@ -150,3 +151,14 @@ def test_group_totals_sum_a_formula_per_group(runtime, deals):
 def test_count_rollup_is_a_whole_number(runtime, deals):
     big = runtime.query().list("account", filters=[Condition("name", "eq", "Big")]).rows[0]
     assert big["open_deals"] == 1 and isinstance(big["open_deals"], int)
+
+
+def test_default_formula_fills_a_value_left_blank(runtime, deals):
+    created = deals.create("deal", {"name": "e", "follow_up": ""})
+    assert created["follow_up"] == runtime.clock().date() + dt.timedelta(days=7)
+
+
+def test_default_formula_reads_the_linked_record(runtime, deals):
+    big = runtime.query().list("account", filters=[Condition("name", "eq", "Big")]).rows[0]
+    created = deals.create("deal", {"name": "e", "account": big["id"], "customer": ""})
+    assert created["customer"] == "Big"
