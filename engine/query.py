@@ -131,11 +131,6 @@ class QueryService:
         computed = [paths.field(name).label(name) for name in self.registry.formulas[entity.name].computed_names]
         return Selection(entity, table, paths, [table, *computed], self.scope_clauses(entity, table, deleted=deleted))
 
-    def base_query(self, entity_name: str, *, deleted: bool = False) -> tuple[EntityDef, sa.Table, sa.Select]:
-        """Returns the entity, its table and a SELECT of its records limited to the actor's scope."""
-        selected = self.selection(entity_name, deleted=deleted)
-        return selected.entity, selected.table, selected.select()
-
     def scope_clauses(self, entity: EntityDef, table: sa.FromClause, *, deleted: bool = False) -> list:
         """Returns the WHERE clauses every read of `table` carries: recycle bin and read scope."""
         clauses = [table.c.deleted_at.is_not(None) if deleted else table.c.deleted_at.is_(None)]

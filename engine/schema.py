@@ -341,7 +341,6 @@ def _duplicate_rows(conn: Connection, table: str, columns: tuple[str, ...]) -> l
 class _Applier:
     conn: Connection
     op: Operations
-    new: Mapping[str, EntityDef]
     metadata: sa.MetaData
     revision_hint: int
     plan: Plan
@@ -474,8 +473,8 @@ def apply_plan(engine: Engine, plan: Plan, *, app: str, app_version: str, docume
             with conn.begin():
                 revision = _next_revision(conn)
                 context = MigrationContext.configure(conn, opts={"render_as_batch": sqlite})
-                applier = _Applier(conn, Operations(context), plan.new_entities,
-                                   build_metadata(plan.new_entities.values()), revision, plan)
+                applier = _Applier(conn, Operations(context), build_metadata(plan.new_entities.values()),
+                                   revision, plan)
                 for step in plan.steps:
                     applier.run(step)
                     if after_step is not None:

@@ -13,8 +13,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from engine.db import NAMING_CONVENTION, UTCDateTime, fw_user, utcnow, write_transaction
-from engine.query import GroupTotal, QueryService
-from metamodel.model import Condition
 
 view_metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -136,10 +134,3 @@ def active_users(conn: Connection) -> list[UserProfile]:
 
 def all_users(conn: Connection) -> list[UserProfile]:
     return [_profile(row) for row in conn.execute(sa.select(fw_user).order_by(fw_user.c.username))]
-
-
-# -- aggregates for boards ----------------------------------------------------------------------
-def group_totals(query: QueryService, entity_name: str, group_field: str, sum_field: str | None,
-                 filters: Sequence[Condition] = ()) -> dict[Any, GroupTotal]:
-    """Returns group value -> (count, sum of `sum_field`) over the actor's readable records."""
-    return query.group_totals(entity_name, group_field, sum_field, filters=filters)

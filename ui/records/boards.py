@@ -12,7 +12,7 @@ from flask import abort, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 
 from engine.errors import ConflictError, PermissionDenied, ValidationError
-from engine.views import group_totals, user_names
+from engine.views import user_names
 from metamodel.fieldtypes import field_type
 from metamodel.model import Condition, EntityDef, FieldDef, ListView, label_text
 from ui.context import locale, query, records, registry, runtime
@@ -61,7 +61,8 @@ def amount_field(entity: EntityDef, view: ListView) -> FieldDef | None:
 def column_totals(entity: EntityDef, view: ListView) -> dict[str, tuple[int, str]]:
     """stage value -> (count, sum of the amount field as shown)."""
     amount = amount_field(entity, view)
-    totals = group_totals(query(), entity.name, view.stage_field, amount.name if amount else None, view.filters)
+    totals = query().group_totals(entity.name, view.stage_field, amount.name if amount else None,
+                                  filters=view.filters)
     lang = locale()
     shown = {}
     for value, total in totals.items():
