@@ -20,7 +20,8 @@ def wait_for_htmx(page) -> None:
     page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-added, .htmx-settling')")
 
 
-def wait_for(check, timeout: float = 5.0):
+def wait_for(check, timeout: float = 60.0):
+    """Polls `check` until it holds; generous, as the page fixture's timeouts are, for a busy machine."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
