@@ -3,26 +3,14 @@ from __future__ import annotations
 
 import io
 import os
-import struct
 import time
-import zlib
 
 import pytest
+from upload_samples import SCRIPT, SVG, html_loading, png_bytes
 
 from engine.files import STAGING_LIFETIME, FileStore, content_mismatch, determine_content, servable_type
 
-SCRIPT = b"document.title = 'ran'; fetch('/admin/users');"
-HTML = b"<!doctype html><html><body><script src='/app/ticket/87/files/attachment?inline=1'></script></body></html>"
-SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>document.title = "ran"</script></svg>'
-
-
-def png_bytes() -> bytes:
-    """A real one-pixel PNG."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
-            + chunk(b"IEND", b""))
+HTML = html_loading("/app/ticket/87/files/attachment?inline=1")
 
 
 @pytest.fixture
