@@ -117,16 +117,29 @@ def determine_content(data: bytes) -> FileContent:
     return FileContent(UNKNOWN, "binary data", frozenset())
 
 
-def _expected_by_extension(extension: str) -> tuple[str, str] | None:
-    """What a file with this extension must hold, as (kind, description): a recognised format's
-    content type, TEXT for the text formats, or None when the extension makes no promise."""
+@dataclass(frozen=True)
+class Expectation:
+    """What an extension promises its file holds."""
+    content_type: str
+    description: str
+
+
+def _expected_by_extension(extension: str) -> Expectation | None:
+    """What a file with this extension must hold: a recognised format, plain text for the text
+    formats, or None when the extension makes no promise."""
     for kind, extensions in _RECOGNISED:
         if extension in extensions:
-            return SAME_AS.get(kind.mime, kind.mime), _format_name(kind.mime, kind.extension)
+            return Expectation(SAME_AS.get(kind.mime, kind.mime), _format_name(kind.mime, kind.extension))
     claimed, _encoding = _MIME_TABLE.guess_type(f"file.{extension}")
     if claimed and claimed.startswith("text/"):
-        return TEXT, "text"
+        return Expectation(TEXT, "text")
     return None
+
+
+def _agrees(extension: str, expected: Expectation | None, content: FileContent) -> bool:
+    if content.extensions:     # a recognised format: the name must be one of its extensions
+        return extension in content.extensions
+    return expected is None or expected.content_type == content.content_type
 
 
 def content_mismatch(name: str, content: FileContent) -> str | None:
@@ -134,12 +147,12 @@ def content_mismatch(name: str, content: FileContent) -> str | None:
     not a PDF"), or None when they agree."""
     extension = PurePosixPath(name).suffix.lower().lstrip(".")
     expected = _expected_by_extension(extension) if extension else None
-    if content.extensions:
-        if extension in content.extensions:
-            return None
-    elif expected is None or expected[0] == content.content_type:
+    if _agrees(extension, expected, content):
         return None
-    wanted = expected[1] if expected else (f"a .{extension} file" if extension else "a file without an extension")
+    if expected:
+        wanted = expected.description
+    else:
+        wanted = f"a .{extension} file" if extension else "a file without an extension"
     return f"{name}: the content is {content.description}, not {wanted}"
 
 
