@@ -93,7 +93,7 @@ def test_file_picked_is_kept_when_the_save_is_refused(client, make, unique):
 
     account = make("account", name=f"Kept {unique}")
     response = client.post(f"/app/account/{account['id']}/edit", data={
-        "name": "", "version": "1", "business_licence": (io.BytesIO(b"kept bytes"), "kept.pdf")},
+        "name": "", "version": "1", "business_licence": (io.BytesIO(b"%PDF-1.4 kept bytes"), "kept.pdf")},
         content_type="multipart/form-data")
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and "kept.pdf is kept" in html
@@ -101,7 +101,7 @@ def test_file_picked_is_kept_when_the_save_is_refused(client, make, unique):
     saved = client.post(f"/app/account/{account['id']}/edit", data={
         "name": f"Kept {unique}", "version": "1", "business_licence__kept": token})
     assert saved.status_code == 302
-    assert client.get(f"/app/account/{account['id']}/files/business_licence").data == b"kept bytes"
+    assert client.get(f"/app/account/{account['id']}/files/business_licence").data == b"%PDF-1.4 kept bytes"
 
 
 def test_file_picked_is_kept_through_a_conflict(client, make, unique, ui_runtime, admin_actor):
@@ -111,7 +111,7 @@ def test_file_picked_is_kept_through_a_conflict(client, make, unique, ui_runtime
     ui_runtime.records(admin_actor).update("account", account["id"], {"city": "Shanghai"})
     response = client.post(f"/app/account/{account['id']}/edit", data={
         "name": f"Conflict file {unique}", "version": "1",
-        "business_licence": (io.BytesIO(b"conflict bytes"), "c.pdf")}, content_type="multipart/form-data")
+        "business_licence": (io.BytesIO(b"%PDF-1.4 conflict bytes"), "c.pdf")}, content_type="multipart/form-data")
     assert response.status_code == 409
     assert 'name="business_licence__kept"' in response.get_data(as_text=True)
 

@@ -19,8 +19,8 @@ from metamodel.fieldtypes import FieldValueError, field_type
 from metamodel.model import EntityDef, FieldDef, label_text
 from ui.context import locale, query, records, registry, runtime
 from ui.records import records_bp
-from ui.records.detail import file_store
 from ui.records.display import References, cell, record_title
+from ui.records.files import file_store
 from ui.records.forms import (
     attach_errors,
     default_data,
@@ -60,11 +60,17 @@ class Conflict:
 @dataclass
 class Submission:
     """What a posted form asks for: the values to save, the layout state they give, the fields a
-    required_if leaves blank, and the files to keep should the save be refused."""
+    required_if leaves blank, the uploads refused for their content, and the files to keep should
+    the save be refused."""
     values: dict[str, Any]
     layout: LayoutState
     missing: list[str]
+    refused: dict[str, list[str]]
     kept: dict[str, str]
+
+    def is_incomplete(self) -> bool:
+        """Whether the form must come back before the engine is asked to save it."""
+        return bool(self.missing or self.refused)
 
 
 def _users():
@@ -145,19 +151,39 @@ def _posted_input(entity: EntityDef, form, record: dict | None) -> dict[str, Any
 def _submission(entity: EntityDef, form, record: dict | None) -> Submission:
     removed = {name for name in form._fields if request.form.get(f"{name}__remove")}
     kept_tokens = {name: request.form.get(f"{name}__kept", "") for name in form._fields}
-    values = submitted_values(entity, form, file_store(), removed, kept_tokens)
+    submitted = submitted_values(entity, form, file_store(), removed, kept_tokens)
+    values = submitted.values
     layout = record_layout(entity, _posted_input(entity, form, record))
     values = {name: value for name, value in values.items() if name in layout.visible_fields}
     candidate = {**(record or {}), **typed_values(entity, values)}
     missing = conditionally_missing(entity, layout, candidate, form._fields)
     kept = {name: kept_file_token(value) for name, value in values.items()
             if entity.field(name).type == "file" and isinstance(value, dict)}
-    return Submission(values, layout, missing, kept)
+    return Submission(values, layout, missing, submitted.refused, kept)
 
 
-def _refuse_missing(form, submission: Submission) -> None:
+def _refuse_incomplete(form, submission: Submission) -> None:
     for name in submission.missing:
         form._fields[name].errors = [_("is required")]
+    for name, messages in submission.refused.items():
+        form._fields[name].errors = list(messages)
+
+
+def _commit_files(entity: EntityDef, values: dict[str, Any]) -> None:
+    """Moves the saved record's new uploads from staging into the store."""
+    for name, value in values.items():
+        if entity.field(name).type == "file" and isinstance(value, dict):
+            file_store().commit(value["key"])
+
+
+def _discard_refused_files(entity: EntityDef, submission: Submission, exc: ValidationError) -> dict[str, str]:
+    """Removes the uploads of the fields the engine refused (too large, not an accepted type);
+    returns the kept-file tokens of the others, which the user may still save."""
+    refused = exc.by_field()
+    for name, value in submission.values.items():
+        if name in refused and entity.field(name).type == "file" and isinstance(value, dict):
+            file_store().discard(value["key"])
+    return {name: token for name, token in submission.kept.items() if name not in refused}
 
 
 @records_bp.route("/app/<entity>/new", methods=["GET", "POST"])
@@ -172,16 +198,18 @@ def new(entity: str):
     form = _build_form(definition)
     form.validate_on_submit()
     submission = _submission(definition, form, None)
-    if submission.missing:
-        _refuse_missing(form, submission)
+    if submission.is_incomplete():
+        _refuse_incomplete(form, submission)
         return _render(definition, form, record=None, errors=[], layout=submission.layout, status=422,
                        kept=submission.kept)
     try:
         created = records().create(entity, submission.values)
     except ValidationError as exc:
+        kept = _discard_refused_files(definition, submission, exc)
         errors = attach_errors(form, definition, exc.by_field(), locale())
         return _render(definition, form, record=None, errors=errors, layout=submission.layout, status=422,
-                       kept=submission.kept)
+                       kept=kept)
+    _commit_files(definition, submission.values)
     flash(_("%(label)s created.", label=label_text(definition.label, locale())), "success")
     if request.form.get("back"):
         from ui.auth import safe_next
@@ -200,8 +228,8 @@ def edit(entity: str, record_id: int):
     form = _build_form(definition)
     form.validate_on_submit()
     submission = _submission(definition, form, record)
-    if submission.missing:
-        _refuse_missing(form, submission)
+    if submission.is_incomplete():
+        _refuse_incomplete(form, submission)
         return _render(definition, form, record=record, errors=[], layout=submission.layout, status=422,
                        kept=submission.kept)
     values = submission.values
@@ -210,13 +238,15 @@ def edit(entity: str, record_id: int):
     try:
         records().update(entity, record_id, values, expected_version=version)
     except ValidationError as exc:
+        kept = _discard_refused_files(definition, submission, exc)
         errors = attach_errors(form, definition, exc.by_field(), locale())
         return _render(definition, form, record=record, errors=errors, layout=submission.layout, status=422,
-                       kept=submission.kept)
+                       kept=kept)
     except ConflictError as exc:
         form.version.data = exc.current["version"]
         return _render(definition, form, record=exc.current, errors=[], layout=submission.layout, status=409,
                        conflict=_conflict(definition, exc, values), kept=submission.kept)
+    _commit_files(definition, values)
     flash(_("Saved."), "success")
     return redirect(url_for("records.show", entity=entity, record_id=record_id))
 
