@@ -127,7 +127,9 @@ def test_a_stale_edit_shows_the_conflict_and_keeps_what_was_typed(page, make, un
     page.fill("#phone", "010-12345678")
     page.click("button:has-text('Save')")
     assert page.locator(".fw-conflict").is_visible()
+    assert page.locator(".fw-merge tbody tr").count() == 1
     assert page.locator(".fw-theirs").first.inner_text() == "Shanghai"
+    assert page.locator("input[name=merge_city]:checked").count() == 0
     assert page.input_value("#city") == "Shenzhen"
     assert page.input_value("#phone") == "010-12345678"
     page.screenshot(path=str(artifacts / "conflict.png"), full_page=False)

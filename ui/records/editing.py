@@ -1,7 +1,11 @@
 """Create and edit pages: the runtime form, the engine's errors beside fields, and stale-save merging.
 
-A stale save (ConflictError) shows who changed what, both values per field, keeps what the user
-typed, and saves against the new version once they choose per field.
+The form posts every field with the version it was loaded at; the engine (RecordService.update)
+merges a stale save: the user's changes are written and the fields they left alone keep whatever
+a colleague saved meanwhile. Only fields both changed to different values come back as a
+ConflictError; the page then shows who changed the record, those fields with both values and no
+choice made, the colleague's other changes already in the form, and what the user typed. Saving
+again (against the new version) requires a choice per field: a missing one is refused beside it.
 """
 from __future__ import annotations
 
@@ -44,10 +48,13 @@ from ui.records.visibility import (
 
 @dataclass(frozen=True)
 class ConflictField:
+    """A field both people changed: their value and the user's as shown, and the user's choice
+    ("theirs" or "mine") once made; None until then, since nothing is chosen for them."""
     name: str
     label: str
     theirs: str
     yours: str
+    chosen: str | None = None
 
 
 @dataclass(frozen=True)
@@ -233,6 +240,14 @@ def edit(entity: str, record_id: int):
         return _render(definition, form, record=record, errors=[], layout=submission.layout, status=422,
                        kept=submission.kept)
     values = submission.values
+    unchosen = _unchosen_merges(values)
+    if unchosen:
+        for name in unchosen:
+            form._fields[name].errors = [_("Choose their value or yours.")]
+        conflict = _conflict(definition, record, _merge_names(values), values, _choices(values),
+                             record.get("updated_by"), record.get("updated_at"))
+        return _render(definition, form, record=record, errors=[], layout=submission.layout, status=409,
+                       conflict=conflict, kept=submission.kept)
     values.update(_theirs_where_chosen(definition, record, values))
     version = int(form.version.data) if str(form.version.data or "").isdigit() else record["version"]
     try:
@@ -244,8 +259,11 @@ def edit(entity: str, record_id: int):
                        kept=kept)
     except ConflictError as exc:
         form.version.data = exc.current["version"]
+        _show_their_changes(definition, form, exc)
+        conflict = _conflict(definition, exc.current, exc.conflicting_fields, values, {}, exc.changed_by,
+                             exc.changed_at)
         return _render(definition, form, record=exc.current, errors=[], layout=submission.layout, status=409,
-                       conflict=_conflict(definition, exc, values), kept=submission.kept)
+                       conflict=conflict, kept=submission.kept)
     _commit_files(definition, values)
     flash(_("Saved."), "success")
     return redirect(url_for("records.show", entity=entity, record_id=record_id))
@@ -270,6 +288,23 @@ def live_layout(entity: str, record_id: int | None = None):
     return response
 
 
+def _merge_names(values: dict[str, Any]) -> list[str]:
+    """The fields the conflict page asked the user to choose for (its hidden `merge` inputs)."""
+    return [name for name in request.form.getlist("merge") if name in values]
+
+
+def _choices(values: dict[str, Any]) -> dict[str, str]:
+    """Field -> "theirs" or "mine", for each conflicting field the user chose a value for."""
+    chosen = {name: request.form.get(f"merge_{name}", "") for name in _merge_names(values)}
+    return {name: choice for name, choice in chosen.items() if choice in ("theirs", "mine")}
+
+
+def _unchosen_merges(values: dict[str, Any]) -> list[str]:
+    """The conflicting fields posted back without a choice of value."""
+    chosen = _choices(values)
+    return [name for name in _merge_names(values) if name not in chosen]
+
+
 def _theirs_where_chosen(entity: EntityDef, current: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     """For each field where the user chose the other person's value, that (current) value."""
     chosen = {}
@@ -279,19 +314,34 @@ def _theirs_where_chosen(entity: EntityDef, current: dict[str, Any], values: dic
     return chosen
 
 
-def _conflict(entity: EntityDef, exc: ConflictError, typed: dict[str, Any]) -> Conflict:
+def _show_their_changes(entity: EntityDef, form, exc: ConflictError) -> None:
+    """Puts the colleague's values into the inputs of the fields they changed and the user did not,
+    so that saving the page again keeps them rather than the values the form was loaded with."""
+    for name in exc.changed_fields:
+        if name in exc.conflicting_fields or name not in form._fields or not entity.has_field(name):
+            continue
+        f = entity.field(name)
+        if f.type != "file":
+            form._fields[name].data = input_value(f, exc.current.get(name))
+
+
+def _conflict(entity: EntityDef, current: dict[str, Any], names: list[str], typed: dict[str, Any],
+              chosen: dict[str, str], changed_by: int | None, changed_at: Any) -> Conflict:
+    """The conflict panel: who saved `current` and when, and for each of `names` both values and
+    the choice the user already made (`chosen`; a new conflict has none)."""
     lang = locale()
     with runtime().engine.connect() as conn:
-        who = user_names(conn, [exc.changed_by]).get(exc.changed_by, _("someone"))
-    refs = References(query(), runtime().engine.connect).load(entity, [exc.current], exc.changed_fields)
+        who = user_names(conn, [changed_by]).get(changed_by, _("someone"))
+    refs = References(query(), runtime().engine.connect).load(entity, [current], names)
     fields = []
-    for name in exc.changed_fields:
+    for name in names:
         if not entity.has_field(name) or name not in typed:
             continue
         f = entity.field(name)
-        theirs = cell(entity, name, exc.current, refs, lang)
-        fields.append(ConflictField(name, label_text(f.label, lang), theirs.text, _typed_text(f, typed[name], lang)))
-    return Conflict(who, exc.changed_at, fields)
+        theirs = cell(entity, name, current, refs, lang)
+        fields.append(ConflictField(name, label_text(f.label, lang), theirs.text, _typed_text(f, typed[name], lang),
+                                    chosen.get(name)))
+    return Conflict(who, changed_at, fields)
 
 
 def _typed_text(f: FieldDef, raw: Any, lang: str) -> str:
