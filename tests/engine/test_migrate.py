@@ -91,3 +91,49 @@ def test_runtime_migrate_leaves_a_usable_database(database_url):
     with rt.engine.connect() as conn:
         assert sa.inspect(conn).has_table("fw_user")
     rt.dispose()
+
+
+BROKEN_REVISION = '''"""A revision that fails halfway
+
+Revision ID: 9999
+Revises: {head}
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "9999"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.add_column("fw_user", sa.Column("half_done", sa.Integer))
+    raise RuntimeError("this revision fails after its first step")
+'''
+
+
+@pytest.fixture
+def scripts_with_a_broken_revision(tmp_path, monkeypatch):
+    import shutil
+
+    import engine.migrate as migrate
+
+    folder = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "versions" / "9999_broken.py").write_text(BROKEN_REVISION.format(head=head_revision()))
+    monkeypatch.setattr(migrate, "MIGRATIONS", folder)
+    migrate._scripts.cache_clear()
+    yield
+    migrate._scripts.cache_clear()
+
+
+def test_a_migration_that_fails_halfway_leaves_the_previous_revision(empty_engine, request):
+    upgrade(empty_engine)
+    previous = head_revision()
+    request.getfixturevalue("scripts_with_a_broken_revision")
+    with pytest.raises(RuntimeError, match="fails after its first step"):
+        upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == previous
+        assert "half_done" not in {c["name"] for c in sa.inspect(conn).get_columns("fw_user")}
