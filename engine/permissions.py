@@ -15,7 +15,13 @@ from sqlalchemy.engine import Connection
 
 from engine import audit
 from engine.db import fw_field_permission, fw_permission, fw_role, fw_role_right, utcnow
-from engine.errors import FormworkError, PermissionDenied
+from engine.delegation import (
+    refuse_changing_own_role,
+    refuse_field_access_beyond,
+    refuse_rights_beyond,
+    refuse_scopes_beyond,
+)
+from engine.errors import FormworkError
 from metamodel.model import ACTIONS, ANY_ENTITY, FIELD_ACCESS, RIGHTS, SCOPES, AppDef, EntityGrant, Role
 
 if TYPE_CHECKING:   # security builds on this module; only the type is needed here
@@ -143,11 +149,16 @@ def _grant_row(role: str, entity: str, grant: EntityGrant) -> dict[str, str]:
 
 def set_grant(conn: Connection, actor: Actor, role: str, entity: str, grant: EntityGrant,
               *, now: datetime | None = None) -> None:
-    """Sets what `role` may do with `entity` (admin pages); audited with the old and new scopes."""
+    """Sets what `role` may do with `entity` (admin pages); audited with the old and new scopes.
+
+    PermissionDenied when `actor` holds the role, or would widen an action beyond their own scope."""
     _require_role(conn, role)
     for action in ACTIONS:
         if grant.scope(action) not in SCOPES:
             raise RoleError(f"{grant.scope(action)!r} is not a scope (use one of {', '.join(SCOPES)})")
+    refuse_changing_own_role(actor, role)
+    current = load_permissions(conn, [role])
+    refuse_scopes_beyond(actor, entity, EntityGrant(**{a: current.scope(entity, a) for a in ACTIONS}), grant)
     old = conn.execute(sa.select(fw_permission).where(fw_permission.c.role == role,
                                                       fw_permission.c.entity == entity)).first()
     conn.execute(sa.delete(fw_permission).where(fw_permission.c.role == role, fw_permission.c.entity == entity))
@@ -159,13 +170,17 @@ def set_grant(conn: Connection, actor: Actor, role: str, entity: str, grant: Ent
 
 def set_field_access(conn: Connection, actor: Actor, role: str, entity: str, field_name: str,
                      access: str | None, *, now: datetime | None = None) -> None:
-    """Makes a field hidden or read_only for `role`, or (access None) lifts the limit; audited."""
+    """Makes a field hidden or read_only for `role`, or (access None) lifts the limit; audited.
+
+    PermissionDenied when `actor` holds the role, or would open the field further than it is open to them."""
     _require_role(conn, role)
     if access is not None and access not in FIELD_ACCESS:
         raise RoleError(f"{access!r} is not a field access (use hidden or read_only)")
+    refuse_changing_own_role(actor, role)
     where = (fw_field_permission.c.role == role, fw_field_permission.c.entity == entity,
              fw_field_permission.c.field == field_name)
     old = conn.execute(sa.select(fw_field_permission.c.access).where(*where)).scalar()
+    refuse_field_access_beyond(actor, entity, field_name, old, access)
     conn.execute(sa.delete(fw_field_permission).where(*where))
     if access is not None:
         conn.execute(sa.insert(fw_field_permission).values(role=role, entity=entity, field=field_name,
@@ -177,8 +192,10 @@ def set_field_access(conn: Connection, actor: Actor, role: str, entity: str, fie
 
 def set_rights(conn: Connection, actor: Actor, role: str, rights: Iterable[str],
                *, now: datetime | None = None) -> None:
-    """Replaces the admin rights of `role`; audited."""
+    """Replaces the admin rights of `role`; audited. PermissionDenied when `actor` holds the role or
+    would add rights they do not hold."""
     _require_role(conn, role)
+    refuse_changing_own_role(actor, role)
     rights = sorted(set(rights))
     unknown = [r for r in rights if r not in RIGHTS]
     if unknown:
@@ -190,22 +207,6 @@ def set_rights(conn: Connection, actor: Actor, role: str, rights: Iterable[str],
         conn.execute(sa.insert(fw_role_right), [{"role": role, "right": r} for r in rights])
     audit.write_entry(conn, actor, "permission_change", detail={"role": role},
                       changes={"rights": (old, rights)}, at=now or utcnow())
-
-
-def refuse_rights_beyond(actor: Actor, rights: Iterable[str]) -> None:
-    """Raises PermissionDenied when `actor` would hand out admin rights they do not hold themselves:
-    managing users must not be a way to become an administrator."""
-    if actor.is_admin:
-        return
-    missing = sorted(set(rights) - set(actor.permissions.rights))
-    if missing:
-        raise PermissionDenied(f"you cannot grant rights you do not hold: {', '.join(missing)}")
-
-
-def role_rights(conn: Connection, roles: Iterable[str]) -> set[str]:
-    """Returns the admin rights the given roles carry together."""
-    return set(conn.execute(sa.select(fw_role_right.c.right).where(fw_role_right.c.role.in_(list(roles))))
-               .scalars())
 
 
 def role_names(conn: Connection) -> list[str]:

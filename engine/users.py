@@ -15,8 +15,14 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine import audit, org
 from engine.db import fw_api_token, fw_department, fw_role, fw_user, fw_user_role, utcnow
-from engine.errors import FormworkError, PermissionDenied
-from engine.permissions import load_permissions, refuse_rights_beyond, role_rights
+from engine.delegation import (
+    refuse_changing_own_roles,
+    refuse_removing_last_administrator,
+    refuse_roles_beyond,
+    refuse_unless_administrator,
+)
+from engine.errors import FormworkError
+from engine.permissions import PermissionSet, load_permissions
 from engine.security import SYSTEM, Actor
 
 MIN_PASSWORD_LENGTH = 10
@@ -98,9 +104,9 @@ def create_user(conn: Connection, username: str, *, password: str | None = None,
         raise UserError(f"a user named {username!r} already exists")
     roles = list(dict.fromkeys(roles))
     _require_roles(conn, roles)
-    refuse_rights_beyond(actor, role_rights(conn, roles))
-    if is_admin and not actor.is_admin:
-        raise PermissionDenied("only an administrator can create an administrator")
+    refuse_roles_beyond(actor, role_rules(conn, roles))
+    if is_admin:
+        refuse_unless_administrator(actor, f"make {username} an administrator")
     if password is not None:
         _require_good_password(password, username)
     password = password or generate_password()
@@ -124,6 +130,19 @@ def _require_roles(conn: Connection, roles: Iterable[str]) -> None:
         raise UserError(f"there is no role {unknown[0]!r} (roles: {', '.join(sorted(known)) or 'none'})")
 
 
+def role_rules(conn: Connection, roles: Iterable[str]) -> dict[str, PermissionSet]:
+    """Returns each role's own rules (not merged), to compare with what an actor may hand out."""
+    return {role: load_permissions(conn, [role]) for role in roles}
+
+
+def _target(conn: Connection, username: str) -> sa.Row:
+    """Returns the fw_user row of `username`; UserError when there is none."""
+    found = conn.execute(sa.select(fw_user).where(fw_user.c.username == username)).first()
+    if found is None:
+        raise UserError(f"there is no user {username!r}")
+    return found
+
+
 def user_id(conn: Connection, username: str) -> int:
     """Returns the id of user `username`; UserError when there is none."""
     found = conn.execute(sa.select(fw_user.c.id).where(fw_user.c.username == username)).scalar()
@@ -134,9 +153,14 @@ def user_id(conn: Connection, username: str) -> int:
 
 def set_password(conn: Connection, username: str, password: str, *, actor: Actor = SYSTEM,
                  now: datetime | None = None) -> None:
-    """Replaces a user's password (it must pass the policy) and clears their failed-login count."""
+    """Replaces a user's password (it must pass the policy) and clears their failed-login count.
+
+    PermissionDenied when a non-administrator sets an administrator's password."""
     _require_good_password(password, username)
-    target = user_id(conn, username)
+    row = _target(conn, username)
+    if row.is_admin:
+        refuse_unless_administrator(actor, f"reset the password of {username}")
+    target = row.id
     conn.execute(sa.update(fw_user).where(fw_user.c.id == target)
                  .values(password_hash=hash_password(password), failed_logins=0))
     audit.write_entry(conn, actor, "password_change", "fw_user", target, detail={"username": username},
@@ -145,12 +169,20 @@ def set_password(conn: Connection, username: str, password: str, *, actor: Actor
 
 def set_roles(conn: Connection, username: str, roles: Iterable[str], *, actor: Actor = SYSTEM,
               now: datetime | None = None) -> None:
-    """Replaces a user's roles; audited with the old and new lists."""
-    target = user_id(conn, username)
+    """Replaces a user's roles; audited with the old and new lists.
+
+    PermissionDenied when the roles change and `actor` is not an administrator but the user is, or is
+    `actor` themselves, or an added role grants more than `actor` holds."""
+    row = _target(conn, username)
+    target = row.id
     roles = sorted(set(roles))
     _require_roles(conn, roles)
     old = sorted(conn.execute(sa.select(fw_user_role.c.role).where(fw_user_role.c.user_id == target)).scalars())
-    refuse_rights_beyond(actor, role_rights(conn, set(roles) - set(old)))
+    if roles != old:
+        refuse_changing_own_roles(actor, target)
+        if row.is_admin:
+            refuse_unless_administrator(actor, f"change the roles of {username}")
+        refuse_roles_beyond(actor, role_rules(conn, set(roles) - set(old)))
     conn.execute(sa.delete(fw_user_role).where(fw_user_role.c.user_id == target))
     for role in roles:
         conn.execute(sa.insert(fw_user_role).values(user_id=target, role=role))
@@ -161,7 +193,10 @@ def set_roles(conn: Connection, username: str, roles: Iterable[str], *, actor: A
 def update_user(conn: Connection, username: str, *, actor: Actor = SYSTEM, now: datetime | None = None,
                 **values: object) -> None:
     """Changes a user's profile: display_name, email, department_id, manager_id, locale, timezone,
-    is_admin; audited with every changed value."""
+    is_admin; audited with every changed value.
+
+    PermissionDenied when a non-administrator changes an administrator or makes someone one, and
+    when the last active administrator would stop being one."""
     allowed = {"display_name", "email", "department_id", "manager_id", "locale", "timezone", "is_admin"}
     unknown = sorted(set(values) - allowed)
     if unknown:
@@ -171,6 +206,10 @@ def update_user(conn: Connection, username: str, *, actor: Actor = SYSTEM, now: 
     changes = {k: (old[k], v) for k, v in values.items() if old[k] != v}
     if not changes:
         return
+    if old["is_admin"] or values.get("is_admin"):
+        refuse_unless_administrator(actor, f"change {', '.join(sorted(changes))} of {username}")
+    if "is_admin" in changes and not values["is_admin"]:
+        refuse_removing_last_administrator(conn, target, f"remove administrator from {username}")
     conn.execute(sa.update(fw_user).where(fw_user.c.id == target).values(values))
     audit.write_entry(conn, actor, "user_change", "fw_user", target, changes=changes,
                       detail={"username": username}, at=now or utcnow())
@@ -178,9 +217,14 @@ def update_user(conn: Connection, username: str, *, actor: Actor = SYSTEM, now: 
 
 def deactivate_user(conn: Connection, username: str, *, actor: Actor = SYSTEM, now: datetime | None = None) -> None:
     """Stops a user from signing in and revokes their API tokens; their records stay theirs until
-    reassigned (see ownership.reassign_records)."""
+    reassigned (see ownership.reassign_records). PermissionDenied when a non-administrator
+    deactivates an administrator, and for the last active administrator, whoever asks."""
     now = now or utcnow()
-    target = user_id(conn, username)
+    row = _target(conn, username)
+    target = row.id
+    if row.is_admin:
+        refuse_unless_administrator(actor, f"deactivate {username}")
+        refuse_removing_last_administrator(conn, target, f"deactivate {username}")
     conn.execute(sa.update(fw_user).where(fw_user.c.id == target).values(active=False))
     conn.execute(sa.update(fw_api_token).where(fw_api_token.c.user_id == target,
                                                fw_api_token.c.revoked_at.is_(None)).values(revoked_at=now))
@@ -188,8 +232,12 @@ def deactivate_user(conn: Connection, username: str, *, actor: Actor = SYSTEM, n
 
 
 def reactivate_user(conn: Connection, username: str, *, actor: Actor = SYSTEM, now: datetime | None = None) -> None:
-    """Lets a deactivated user sign in again (their old API tokens stay revoked); audited."""
-    target = user_id(conn, username)
+    """Lets a deactivated user sign in again (their old API tokens stay revoked); audited.
+    PermissionDenied when a non-administrator reactivates an administrator."""
+    row = _target(conn, username)
+    target = row.id
+    if row.is_admin:
+        refuse_unless_administrator(actor, f"reactivate {username}")
     conn.execute(sa.update(fw_user).where(fw_user.c.id == target).values(active=True, failed_logins=0))
     audit.write_entry(conn, actor, "user_reactivate", "fw_user", target, detail={"username": username},
                       at=now or utcnow())

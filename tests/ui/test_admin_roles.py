@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
-from engine.db import write_transaction
+from engine.db import fw_role, write_transaction
 from engine.org import create_department
 from engine.permissions import load_permissions, set_field_access, set_grant, set_rights
 from engine.security import SYSTEM
@@ -70,3 +71,36 @@ def test_an_unknown_scope_is_refused(client, ui_runtime):
 
 def test_an_unknown_role_is_not_found(client):
     assert client.get("/admin/roles/no_such_role").status_code == 404
+
+
+def test_user_manager_widening_its_own_role_is_refused_and_reads_no_more(app, ui_runtime, unique):
+    role = f"um_{unique}"
+    with write_transaction(ui_runtime.engine) as conn:
+        conn.execute(sa.insert(fw_role).values(name=role, app=None, label={"en": "User manager"}))
+        set_rights(conn, SYSTEM, role, ["users"])
+        create_user(conn, role, password=PASSWORD, roles=[role])
+    with ui_runtime.engine.connect() as conn:
+        contracts = ui_runtime.registry().table("contract")
+        contract = conn.execute(sa.select(contracts.c.id).where(contracts.c.deleted_at.is_(None)).limit(1)).scalar_one()
+    manager = app.test_client()
+    login(manager, role, PASSWORD)
+    response = manager.post(f"/admin/roles/{role}", data={"scope.contract.read": "all"})
+    assert response.status_code == 403
+    assert "you hold it yourself" in response.get_data(as_text=True)
+    with ui_runtime.engine.connect() as conn:
+        assert load_permissions(conn, [role]).scope("contract", "read") == "none"
+    assert manager.get(f"/app/contract/{contract}").status_code == 404
+
+
+def test_user_manager_unhiding_a_field_hidden_from_it_is_refused(app, ui_runtime, unique):
+    with write_transaction(ui_runtime.engine) as conn:
+        conn.execute(sa.insert(fw_role).values(name=f"um_{unique}", app=None, label={"en": "User manager"}))
+        set_rights(conn, SYSTEM, f"um_{unique}", ["users"])
+        create_user(conn, f"um_{unique}", password=PASSWORD, roles=[f"um_{unique}"])
+    manager = app.test_client()
+    login(manager, f"um_{unique}", PASSWORD)
+    response = manager.post("/admin/roles/marketing", data={"field.account.annual_revenue": "normal"})
+    assert response.status_code == 403
+    assert "cannot make account.annual_revenue visible" in response.get_data(as_text=True)
+    with ui_runtime.engine.connect() as conn:
+        assert "annual_revenue" in load_permissions(conn, ["marketing"]).hidden_fields("account")

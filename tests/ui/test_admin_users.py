@@ -148,3 +148,38 @@ def test_creating_a_user_without_a_csrf_token_is_refused(csrf_app, admin_passwor
     response = client.post("/admin/users/new", data={"username": f"nocsrf_{unique}", "display_name": "x",
                                                      "locale": "en", "timezone": "UTC", "password_mode": "generate"})
     assert response.status_code == 400
+
+
+@pytest.fixture
+def user_manager(app, ui_runtime, unique):
+    """A client logged in as a user whose only role holds the `users` admin right."""
+    with write_transaction(ui_runtime.engine) as conn:
+        conn.execute(sa.insert(fw_role).values(name=f"um_{unique}", app=None, label={"en": "User manager"}))
+        set_rights(conn, SYSTEM, f"um_{unique}", ["users"])
+    new_user(ui_runtime, f"um_{unique}", roles=[f"um_{unique}"])
+    client = app.test_client()
+    assert login(client, f"um_{unique}", STRONG).status_code == 302
+    return client
+
+
+def test_user_manager_resetting_the_administrators_password_is_refused(user_manager, ui_runtime, admin_actor,
+                                                                       admin_password):
+    response = user_manager.post(f"/admin/users/{admin_actor.id}/password")
+    assert response.status_code == 403
+    assert "only an administrator may change or make an administrator" in response.get_data(as_text=True)
+    assert password_matches(stored(ui_runtime, admin_actor.id).password_hash, admin_password)
+
+
+def test_user_manager_deactivating_the_administrator_is_refused(user_manager, ui_runtime, admin_actor):
+    assert user_manager.post(f"/admin/users/{admin_actor.id}/deactivate").status_code == 403
+    assert stored(ui_runtime, admin_actor.id).active
+
+
+def test_user_manager_changing_the_administrators_email_is_refused_with_the_reason(user_manager, ui_runtime,
+                                                                                   admin_actor):
+    response = user_manager.post(f"/admin/users/{admin_actor.id}", data={
+        "display_name": "Administrator", "email": "mallory@example.com", "department": "", "manager": "",
+        "locale": "en", "timezone": "UTC"})
+    assert response.status_code == 403
+    assert "cannot change email of admin" in response.get_data(as_text=True)
+    assert stored(ui_runtime, admin_actor.id).email != "mallory@example.com"

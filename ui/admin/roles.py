@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from werkzeug.datastructures import MultiDict
 
 from engine.db import write_transaction
+from engine.errors import PermissionDenied
 from engine.permissions import PermissionSet, load_permissions, set_field_access, set_grant, set_rights
 from metamodel.model import ACTIONS, RIGHTS, SCOPES, EntityGrant, label_text
 from ui.admin import admin_bp, choices, requires
@@ -109,10 +110,18 @@ def role(role: str):
     with runtime().engine.connect() as conn:
         rules = load_permissions(conn, [role])
     if request.method == "POST":
-        with write_transaction(runtime().engine) as conn:
-            changed = save_changes(conn, role, rules, request.form)
+        try:
+            with write_transaction(runtime().engine) as conn:
+                changed = save_changes(conn, role, rules, request.form)
+        except PermissionDenied as exc:   # nothing of the save is kept
+            flash(_("Nothing was saved: %(problem)s", problem=str(exc)), "danger")
+            return role_page(summary, rules), 403
         flash(_("Role %(name)s saved (%(n)d changes).", name=summary.label, n=changed), "success")
         return redirect(url_for("admin.role", role=role))
+    return role_page(summary, rules)
+
+
+def role_page(summary: choices.RoleSummary, rules: PermissionSet) -> str:
     grants, fields = matrix(rules)
     rights = [RightBox(r, str(RIGHT_LABELS[r]), r in rules.rights) for r in RIGHTS]
     return render_template("admin/role.html", role=summary, grants=grants, fields=fields, rights=rights,

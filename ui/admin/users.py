@@ -14,7 +14,7 @@ from wtforms import BooleanField, PasswordField, RadioField, SelectField, String
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from engine.db import write_transaction
-from engine.errors import FormworkError
+from engine.errors import FormworkError, PermissionDenied
 from engine.ownership import reassign_records
 from engine.users import (
     UserInfo,
@@ -117,6 +117,9 @@ def new_user():
             with write_transaction(runtime().engine) as conn:
                 created = create_user(conn, form.username.data.strip(), password=_typed_password(form),
                                       roles=form.roles.data, actor=actor(), **form.profile_values())
+        except PermissionDenied as exc:
+            flash(str(exc), "danger")
+            return render_template("admin/user_form.html", form=form, user=None), 403
         except FormworkError as exc:
             form.username.errors = [*form.username.errors, str(exc)]
         else:
@@ -158,6 +161,9 @@ def edit_user(user_id: int):
             with write_transaction(runtime().engine) as conn:
                 update_user(conn, user.username, actor=actor(), **form.profile_values())
                 set_roles(conn, user.username, form.roles.data, actor=actor())
+        except PermissionDenied as exc:   # nothing of the save is kept
+            flash(str(exc), "danger")
+            return render_template("admin/user_form.html", form=form, user=user), 403
         except FormworkError as exc:
             flash(str(exc), "danger")
         else:
