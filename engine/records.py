@@ -175,7 +175,7 @@ class RecordService:
         """Returns the record of a row a write returned; computed fields need a read through the query path."""
         if any(not field_type(f.type).stored for f in entity.fields):
             return self._read(entity.name, row["id"], conn)
-        return strip_hidden(self.actor, entity, row_to_record(entity, row))
+        return strip_hidden(self.actor, entity, row_to_record(entity, row), self.registry)
 
     # -- update ----------------------------------------------------------------------------
     def update(self, entity_name: str, record_id: int, values: Mapping[str, Any], *,
@@ -219,7 +219,7 @@ class RecordService:
             self._check_unique(conn, entity, prepared, problems, exclude_id=record_id)
             problems.raise_if_any()
             if not changed:
-                return strip_hidden(self.actor, entity, current)
+                return strip_hidden(self.actor, entity, current, self.registry)
             version = current["version"] + 1
             row = conn.execute(sa.update(table).where(table.c.id == record_id,
                                                       table.c.version == current["version"])
@@ -284,8 +284,8 @@ class RecordService:
             if entry.detail.get("version", 0) <= expected_version:
                 break
             changed.extend(name for name in entry.changes if name not in changed)
-        return ConflictError(entity.name, current["id"], expected_version, strip_hidden(self.actor, entity, current),
-                             sorted(changed), last_by, last_at)
+        shown = strip_hidden(self.actor, entity, current, self.registry)
+        return ConflictError(entity.name, current["id"], expected_version, shown, sorted(changed), last_by, last_at)
 
     # -- formulas: default values and validation rules ---------------------------------------
     def _apply_default_formulas(self, entity: EntityDef, columns: dict[str, Any], given: Mapping[str, Any],
