@@ -154,11 +154,6 @@ def test_rollup_whose_filter_reads_a_hidden_child_field_is_hidden(runtime, crm):
     assert "big_deals" not in runtime.query(NO_MARGINS).get("account", crm["big"])
 
 
-def test_read_only_field_does_not_hide_the_formula_fields_built_on_it(runtime, crm):
-    clerks = reader({"account": {"annual_revenue": "read_only"}})
-    assert runtime.query(clerks).get("account", crm["big"])["revenue_x2"] == 16000000
-
-
 def test_registry_knows_every_field_a_computed_field_reads(install):
     registry = install(ACCOUNT, CONTACT, DEAL)
     assert registry.formulas["account"].reads["revenue_x4"] == {("account", "revenue_x2"),

@@ -92,15 +92,3 @@ def test_rollup_summing_a_field_a_role_hides_is_a_warning():
                                     {"name": "group_revenue", "type": "rollup", "label": "Group", "child": "account",
                                      "via": "parent", "function": "SUM", "field": "revenue"})
     assert [w.path for w in metamodel.validate_documents(documents).warnings] == ["/fields/3/field"]
-
-
-def test_app_with_only_warnings_loads():
-    app = metamodel.app_from_documents(with_account_fields(
-        {"name": "revenue_x2", "type": "formula", "label": "Twice", "expression": "revenue * 2", "returns": "currency"}))
-    assert app.entities["account"].has_field("revenue_x2")
-
-
-def test_formula_field_reading_visible_fields_gives_no_warning():
-    report = metamodel.validate_documents(with_account_fields(
-        {"name": "name_length", "type": "formula", "label": "Length", "expression": "LEN(name)", "returns": "number"}))
-    assert report.issues == []
