@@ -207,6 +207,13 @@ class QueryService:
                     from None
         return columns
 
+    def _readable_column(self, selected: Selection, name: str) -> sa.ColumnElement:
+        """Returns the SQL of a field of the entity the actor may read; ValidationError otherwise."""
+        resolved = self._resolve(selected.entity, selected.paths, name)
+        if resolved is None:
+            raise ValidationError(selected.entity.name, [FieldError(name, CANNOT_READ)])
+        return resolved[1]
+
     def _record(self, entity: EntityDef, row: Mapping[str, Any], paths: Sequence[str]) -> dict[str, Any]:
         record = strip_hidden(self.actor, entity, row_to_record(entity, row), self.registry)
         for path in paths:
@@ -224,8 +231,8 @@ class QueryService:
         """Returns group value -> (count, sum of `sum_field`) over the actor's readable records."""
         selected = self.selection(entity_name)
         where = self._where(selected.entity, selected.paths, filters, (), None, None)
-        group = selected.paths.field(group_field)
-        total = sa.func.sum(selected.paths.field(sum_field)) if sum_field else sa.null()
+        group = self._readable_column(selected, group_field)
+        total = sa.func.sum(self._readable_column(selected, sum_field)) if sum_field else sa.null()
         statement = (sa.select(group, sa.func.count(), total).select_from(selected.paths.from_clause())
                      .where(*selected.where, *where).group_by(group))
         return {row[0]: GroupTotal(row[1], Decimal(str(row[2])) if row[2] is not None else None)

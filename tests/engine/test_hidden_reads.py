@@ -161,3 +161,8 @@ def test_registry_knows_every_field_a_computed_field_reads(install):
     assert registry.formulas["contact"].reads["parent_revenue"] == {
         ("contact", "account"), ("account", "parent"), ("account", "annual_revenue")}
     assert registry.formulas["account"].reads["big_deals"] == {("deal", "account"), ("deal", "margin")}
+
+
+def test_group_totals_refuse_to_sum_a_formula_field_reading_a_hidden_field(runtime, crm):
+    errors = refusal(lambda: runtime.query(MARKETING).group_totals("account", "name", "revenue_x2"))
+    assert errors == ["revenue_x2: you cannot read this field"]
