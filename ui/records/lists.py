@@ -235,8 +235,9 @@ def list_records(entity: str):
     template = "records/list.html"
     if request.headers.get("HX-Request") == "true" and request.headers.get("HX-Target") == "list-page":
         template = "records/_list_page.html"
-    # A refused filter is the asker's mistake: the page shows why, with a status that says so.
-    status = 422 if result.refused else 200
+    # A refused formula is the asker's mistake: the page shows why, with a status that says so.
+    # (A bad value in the filter builder keeps answering 200 with its message, as it always has.)
+    status = 422 if result.formula_error else 200
     return render_template(template, result=result, page_size=page_size(), **list_context(definition, state)), status
 
 
