@@ -5,7 +5,8 @@ the reader's scope); validation rules and default formulas are evaluated on a re
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from engine.db import fw_user
 from metamodel.fieldtypes import field_type
 from metamodel.formula_checks import formula_fields
 from metamodel.model import AppDef, EntityDef, FieldDef, ValidationRule
+from metamodel.paths import path_hops
 
 ROLLUP_FUNCTIONS: dict[str, Callable[[sa.ColumnElement], sa.ColumnElement]] = {
     "SUM": lambda c: sa.func.coalesce(sa.func.sum(c), 0),
@@ -27,6 +29,8 @@ ROLLUP_FUNCTIONS: dict[str, Callable[[sa.ColumnElement], sa.ColumnElement]] = {
 EMPTY_ROLLUP = {"SUM": 0, "COUNT": 0, "MIN": None, "MAX": None}
 USER_COLUMNS = {"id": "id", "name": "display_name", "email": "email"}
 SYSTEM_USER_FIELDS = {"owner": "owner_id", "created_by": "created_by", "updated_by": "updated_by"}
+
+FieldRef = tuple[str, str]   # (entity name, field name)
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,9 @@ class EntityFormulas:
     rules: tuple[tuple[ValidationRule, formula.CompiledFormula], ...] = ()
     defaults: Mapping[str, formula.CompiledFormula] = field(default_factory=dict)
     conditions: Mapping[str, formula.CompiledFormula] = field(default_factory=dict)   # layout visible_if/required_if
+    # computed field -> every field its value depends on, at every hop and through other computed
+    # fields: a reader from whom any of them is hidden must not see the computed field either
+    reads: Mapping[str, frozenset[FieldRef]] = field(default_factory=dict)
 
     @property
     def computed_names(self) -> list[str]:
@@ -55,7 +62,52 @@ class EntityFormulas:
 
 def compile_app_formulas(app: AppDef) -> dict[str, EntityFormulas]:
     """Returns entity name -> its compiled formulas; the metadata was type-checked when loaded."""
-    return {entity.name: _compile_entity(app, entity) for entity in app.entities.values()}
+    compiled = {entity.name: _compile_entity(app, entity) for entity in app.entities.values()}
+    reads = computed_reads(app.entities, compiled)
+    return {name: dataclasses.replace(formulas, reads=reads.get(name, {})) for name, formulas in compiled.items()}
+
+
+def computed_reads(entities: Mapping[str, EntityDef], compiled: Mapping[str, EntityFormulas],
+                   ) -> dict[str, dict[str, frozenset[FieldRef]]]:
+    """Returns entity -> computed field -> the fields it reads, transitively through other
+    formula and rollup fields (cycles are refused when metadata loads; they end the walk here)."""
+    direct = {(name, computed): frozenset(_direct_reads(entities, entities[name], formulas, computed))
+              for name, formulas in compiled.items() for computed in formulas.computed_names}
+    result: dict[str, dict[str, frozenset[FieldRef]]] = {}
+    for (name, computed) in direct:
+        result.setdefault(name, {})[computed] = _closure(direct, (name, computed))
+    return result
+
+
+def _closure(direct: Mapping[FieldRef, frozenset[FieldRef]], start: FieldRef) -> frozenset[FieldRef]:
+    found: set[FieldRef] = set()
+    pending = [start]
+    while pending:
+        for ref in direct.get(pending.pop(), ()):
+            if ref not in found:
+                found.add(ref)
+                pending.append(ref)
+    return frozenset(found)
+
+
+def _direct_reads(entities: Mapping[str, EntityDef], entity: EntityDef, formulas: EntityFormulas,
+                  name: str) -> Iterator[FieldRef]:
+    if name in formulas.formulas:
+        yield from _path_reads(entities, entity, formulas.formulas[name].paths)
+        return
+    rollup = formulas.rollups[name]
+    child = entities[rollup.child]
+    yield child.name, rollup.via
+    if rollup.child_field:
+        yield from _path_reads(entities, child, [rollup.child_field])
+    if rollup.filter is not None:
+        yield from _path_reads(entities, child, rollup.filter.paths)
+
+
+def _path_reads(entities: Mapping[str, EntityDef], entity: EntityDef, paths: Iterable[str]) -> Iterator[FieldRef]:
+    for path in paths:
+        for hop in path_hops(entities, entity, path):
+            yield hop.entity.name, hop.field
 
 
 def _compile(app: AppDef, entity: str, source: str, **kwargs: Any) -> formula.CompiledFormula:

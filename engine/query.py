@@ -24,11 +24,14 @@ from engine.records import RECORD_COLUMNS, row_to_record
 from engine.registry import Registry
 from engine.security import Actor, hidden_fields, read_scope, strip_hidden
 from engine.tables import stored_fields
+from formula.ast import Field, walk
 from metamodel.fieldtypes import FieldValueError, field_type
 from metamodel.formula_checks import formula_fields
 from metamodel.model import Condition, EntityDef, FieldDef, SortKey, label_text
+from metamodel.paths import path_hops
 
 MAX_PAGE = 500
+CANNOT_READ = "you cannot read this field"
 SEARCHABLE = ("text", "textarea", "email", "phone", "url", "autonumber")
 
 
@@ -150,7 +153,7 @@ class QueryService:
         rows = self._rows(selected.select(selected.table.c.id == record_id))
         if not rows:
             raise NotFound(entity_name, record_id)
-        return strip_hidden(self.actor, selected.entity, row_to_record(selected.entity, rows[0]))
+        return strip_hidden(self.actor, selected.entity, row_to_record(selected.entity, rows[0]), self.registry)
 
     def list(self, entity_name: str, *, filters: Sequence[Condition] = (), any_of: Sequence[Condition] = (),
              search: str | None = None, formula: str | None = None, sort: Sequence[SortKey] = (),
@@ -194,18 +197,25 @@ class QueryService:
     def _path_columns(self, selected: Selection, paths: Sequence[str]) -> list:
         columns = []
         for path in paths:
-            hop_entity, name = selected.paths.owner_of(path)
+            hidden = self.hidden_part(selected.entity, path)
+            if hidden is not None:
+                raise ValidationError(selected.entity.name, [FieldError(hidden, CANNOT_READ)])
             try:
-                if name in hidden_fields(self.actor, hop_entity):
-                    raise KeyError(name)
                 columns.append(selected.paths.path(path).label(path))
             except KeyError:
                 raise ValidationError(selected.entity.name, [FieldError(path, "is not a field you can see")]) \
                     from None
         return columns
 
+    def _readable_column(self, selected: Selection, name: str) -> sa.ColumnElement:
+        """Returns the SQL of a field of the entity the actor may read; ValidationError otherwise."""
+        resolved = self._resolve(selected.entity, selected.paths, name)
+        if resolved is None:
+            raise ValidationError(selected.entity.name, [FieldError(name, CANNOT_READ)])
+        return resolved[1]
+
     def _record(self, entity: EntityDef, row: Mapping[str, Any], paths: Sequence[str]) -> dict[str, Any]:
-        record = strip_hidden(self.actor, entity, row_to_record(entity, row))
+        record = strip_hidden(self.actor, entity, row_to_record(entity, row), self.registry)
         for path in paths:
             record[path] = row[path]
         return record
@@ -221,8 +231,8 @@ class QueryService:
         """Returns group value -> (count, sum of `sum_field`) over the actor's readable records."""
         selected = self.selection(entity_name)
         where = self._where(selected.entity, selected.paths, filters, (), None, None)
-        group = selected.paths.field(group_field)
-        total = sa.func.sum(selected.paths.field(sum_field)) if sum_field else sa.null()
+        group = self._readable_column(selected, group_field)
+        total = sa.func.sum(self._readable_column(selected, sum_field)) if sum_field else sa.null()
         statement = (sa.select(group, sa.func.count(), total).select_from(selected.paths.from_clause())
                      .where(*selected.where, *where).group_by(group))
         return {row[0]: GroupTotal(row[1], Decimal(str(row[2])) if row[2] is not None else None)
@@ -233,7 +243,7 @@ class QueryService:
         changes of fields hidden from the actor."""
         entity = self.registry.entity(entity_name)
         self.get(entity_name, record_id, deleted=self._is_deleted(entity_name, record_id))
-        hidden = hidden_fields(self.actor, entity)
+        hidden = self.hidden(entity)
         with self._connection() as conn:
             entries = record_history(conn, entity_name, record_id)
         if not hidden:
@@ -261,11 +271,27 @@ class QueryService:
             return {}
         entity = self.registry.entity(entity_name)
         table = self.registry.table(entity_name)
-        shown = entity.title in table.c and entity.title not in hidden_fields(self.actor, entity)
+        shown = entity.title in table.c and entity.title not in self.hidden(entity)
         title = table.c[entity.title] if shown else table.c.id
         statement = sa.select(table.c.id, title).where(table.c.id.in_(set(ids)),
                                                        *self.scope_clauses(entity, table))
         return {row[0]: str(row[1]) for row in self._rows_tuples(statement)}
+
+    # -- what the actor may not read --------------------------------------------------------------
+    def hidden(self, entity: EntityDef) -> frozenset[str]:
+        """Returns the fields of `entity` hidden from the actor, computed fields built on them included."""
+        return hidden_fields(self.actor, entity, self.registry)
+
+    def hidden_part(self, entity: EntityDef, dotted: str) -> str | None:
+        """Returns `dotted` up to its first hop hidden from the actor ("account.annual_revenue"),
+        or None when the actor may read every field the path passes through.
+
+        The one check of every path a read names: filters, sorts, columns and formulas.
+        """
+        for hop in path_hops(self.registry.entities, entity, dotted):
+            if hop.field in self.hidden(hop.entity):
+                return hop.path
+        return None
 
     # -- building blocks -------------------------------------------------------------------------
     def _where(self, entity: EntityDef, paths: SqlPaths, filters: Sequence[Condition],
@@ -289,12 +315,19 @@ class QueryService:
             compiled = formula.compile(text, formula_fields(app, entity.name, text))
             if compiled.type != "boolean":
                 raise formula.FormulaError(f"A filter formula must be true or false, not {compiled.type}.", 1, 1)
-            hidden = hidden_fields(self.actor, entity)
-            if any(p.split(".")[0] in hidden for p in compiled.paths):
-                raise formula.FormulaError("The formula reads a field you cannot see.", 1, 1)
+            self._refuse_hidden_reads(entity, compiled)
             return compiled.to_sql({p: paths.path(p) for p in compiled.paths})
         except formula.FormulaError as exc:
             raise ValidationError(entity.name, [FieldError("formula", str(exc))]) from None
+
+    def _refuse_hidden_reads(self, entity: EntityDef, compiled: formula.CompiledFormula) -> None:
+        """Raises FormulaError at the first field the formula reads through a hop hidden from the actor."""
+        for node in walk(compiled.tree):
+            if isinstance(node, Field):
+                hidden = self.hidden_part(entity, node.dotted)
+                if hidden is not None:
+                    raise formula.FormulaError(f"{hidden}: {CANNOT_READ}", node.pos.line, node.pos.column,
+                                               kind="hidden_field", source=compiled.source)
 
     def _clause(self, entity: EntityDef, paths: SqlPaths, condition: Condition,
                 problems: list[FieldError]) -> sa.ColumnElement[bool] | None:
@@ -325,13 +358,12 @@ class QueryService:
     def _resolve(self, entity: EntityDef, paths: SqlPaths, name: str) -> tuple[FieldDef, sa.ColumnElement] | None:
         """Returns the field a filter or sort names (its own, or across lookups such as
         "account.city") and its SQL; None when there is no such field the actor may see."""
-        head = name.split(".", 1)[0]
-        if not entity.has_field(head) or head in hidden_fields(self.actor, entity):
+        if not entity.has_field(name.split(".", 1)[0]) or self.hidden_part(entity, name) is not None:
             return None
         if "." not in name:
             return entity.field(name), paths.field(name)
         owner, field_name = paths.owner_of(name)
-        if not owner.has_field(field_name) or field_name in hidden_fields(self.actor, owner):
+        if not owner.has_field(field_name):
             return None
         try:
             return owner.field(field_name), paths.path(name)
@@ -340,7 +372,7 @@ class QueryService:
 
     def _search_clause(self, entity: EntityDef, table: sa.FromClause, text: str) -> sa.ColumnElement[bool]:
         pattern = f"%{_escape_like(text.strip())}%"
-        hidden = hidden_fields(self.actor, entity)
+        hidden = self.hidden(entity)
         columns = [table.c[f.name] for f in stored_fields(entity) if f.type in SEARCHABLE and f.name not in hidden]
         if not columns:
             return sa.false()

@@ -176,7 +176,7 @@ class RecordService:
         """Returns the record of a row a write returned; computed fields need a read through the query path."""
         if any(not field_type(f.type).stored for f in entity.fields):
             return self._read(entity.name, row["id"], conn)
-        return strip_hidden(self.actor, entity, row_to_record(entity, row))
+        return strip_hidden(self.actor, entity, row_to_record(entity, row), self.registry)
 
     # -- update ----------------------------------------------------------------------------
     def update(self, entity_name: str, record_id: int, values: Mapping[str, Any], *,
@@ -227,7 +227,7 @@ class RecordService:
             self._check_unique(conn, entity, prepared, problems, exclude_id=record_id)
             problems.raise_if_any()
             if not changed:
-                return strip_hidden(self.actor, entity, current)
+                return strip_hidden(self.actor, entity, current, self.registry)
             version = current["version"] + 1
             row = conn.execute(sa.update(table).where(table.c.id == record_id,
                                                       table.c.version == current["version"])
@@ -291,7 +291,7 @@ class RecordService:
 
     def _conflict(self, entity: EntityDef, current: dict[str, Any], expected_version: int,
                   merged: MergedWrite) -> ConflictError:
-        visible = strip_hidden(self.actor, entity, current)
+        visible = strip_hidden(self.actor, entity, current, self.registry)
         return ConflictError(entity.name, current["id"], expected_version, visible,
                              [name for name in merged.changed_by_others if name in visible],
                              current.get("updated_by"), current.get("updated_at"),

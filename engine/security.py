@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -15,6 +15,9 @@ from engine.db import fw_share, fw_user
 from engine.errors import FieldError, PermissionDenied, ValidationError
 from engine.permissions import NO_PERMISSIONS, PermissionSet
 from metamodel.model import EntityDef
+
+if TYPE_CHECKING:   # the registry builds on the engine's lower modules; only the type is needed here
+    from engine.registry import Registry
 
 ACCESS = ("read", "edit")
 
@@ -78,22 +81,32 @@ def _owner_clause(actor: Actor, scope: str, owner: sa.ColumnElement) -> sa.Colum
     return sa.or_(owner == actor.id, owner.in_(members))
 
 
-def hidden_fields(actor: Actor, entity: EntityDef) -> frozenset[str]:
-    """Returns the names of the fields of `entity` the actor may never see nor set."""
+def hidden_fields(actor: Actor, entity: EntityDef, registry: Registry) -> frozenset[str]:
+    """Returns the names of the fields of `entity` the actor may never see nor set.
+
+    Those are the fields the actor's roles hide, and every formula or rollup field computed from
+    one of them (at any hop, through any other computed field): its value would reveal theirs.
+    """
     if actor.is_admin:
         return frozenset()
-    return actor.permissions.hidden_fields(entity.name)
+    own = actor.permissions.hidden_fields(entity.name)
+    formulas = registry.formulas.get(entity.name)
+    if formulas is None:
+        return own
+    hides = actor.permissions.hidden_fields
+    derived = {name for name, reads in formulas.reads.items() if any(f in hides(e) for e, f in reads)}
+    return own | derived if derived else own
 
 
-def visible_fields(actor: Actor, entity: EntityDef) -> set[str]:
+def visible_fields(actor: Actor, entity: EntityDef, registry: Registry) -> set[str]:
     """Returns the names of the fields of `entity` the actor may see (forms, list columns, exports)."""
-    hidden = hidden_fields(actor, entity)
+    hidden = hidden_fields(actor, entity, registry)
     return {f.name for f in entity.fields if f.name not in hidden}
 
 
-def strip_hidden(actor: Actor, entity: EntityDef, record: dict[str, Any]) -> dict[str, Any]:
+def strip_hidden(actor: Actor, entity: EntityDef, record: dict[str, Any], registry: Registry) -> dict[str, Any]:
     """Returns `record` without the fields hidden from the actor."""
-    hidden = hidden_fields(actor, entity)
+    hidden = hidden_fields(actor, entity, registry)
     if not hidden:
         return record
     return {name: value for name, value in record.items() if name not in hidden}

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 
 from metamodel.model import AppDef
 
+ERROR = "error"       # the app cannot be loaded until it is fixed
+WARNING = "warning"   # the app loads; the consultant should know (and usually act)
+
 
 def did_you_mean(word: object, choices: Iterable[str]) -> str | None:
     """Returns "did you mean 'x'?" for the choice closest to `word`, or None when none is close."""
@@ -37,13 +40,14 @@ class MetadataIssue:
     suggestion: str | None = None
     line: int | None = None
     column: int | None = None
+    level: str = ERROR
 
     def __str__(self) -> str:
         if self.line is not None:
             where = f"{self.file}:{self.line}:{self.column}"
         else:
             where = f"{self.file} {self.path or '/'}"
-        text = f"{where}: {self.message}"
+        text = f"{where}: {'warning: ' if self.level == WARNING else ''}{self.message}"
         return f"{text}; {self.suggestion}" if self.suggestion else text
 
 
@@ -59,10 +63,24 @@ class MetadataError(Exception):
 
 @dataclass(frozen=True)
 class ValidationReport:
-    """The outcome of validating an app: the app when it has no issues (else None) and every issue."""
+    """The outcome of validating an app: the app when it has no errors (else None) and every issue,
+    warnings included."""
     app: AppDef | None
     issues: list[MetadataIssue] = field(default_factory=list)
 
     @property
+    def errors(self) -> list[MetadataIssue]:
+        return [i for i in self.issues if i.level == ERROR]
+
+    @property
+    def warnings(self) -> list[MetadataIssue]:
+        return [i for i in self.issues if i.level == WARNING]
+
+    @property
     def ok(self) -> bool:
-        return not self.issues
+        return not self.errors
+
+
+def errors_of(issues: Iterable[MetadataIssue]) -> list[MetadataIssue]:
+    """Returns the issues that keep an app from loading (warnings left out)."""
+    return [i for i in issues if i.level == ERROR]

@@ -22,7 +22,8 @@ from metamodel.context import CheckContext, DocumentSource, EntitySource
 from metamodel.fieldtypes import FIELD_TYPES
 from metamodel.folder import APP_FILE, document_kind, read_documents, write_documents
 from metamodel.formula_checks import check_formula_cycles, check_formulas
-from metamodel.issues import MetadataError, MetadataIssue, ValidationReport
+from metamodel.hidden_reads import check_computed_reads_of_hidden_fields
+from metamodel.issues import MetadataError, MetadataIssue, ValidationReport, errors_of
 from metamodel.jsonschemas import schema_issues
 from metamodel.model import AppDef, Document, EntityDef, thaw
 
@@ -35,22 +36,22 @@ def validate_app(path: str | Path) -> ValidationReport:
     documents, read_issues = read_documents(path)
     report = validate_documents(documents, unreadable=[i.file for i in read_issues])
     issues = sorted([*read_issues, *report.issues], key=_issue_order)
-    return ValidationReport(report.app if not issues else None, issues)
+    return ValidationReport(report.app if not errors_of(issues) else None, issues)
 
 
 def load_app(path: str | Path) -> AppDef:
-    """Returns the app in the folder at `path`; raises MetadataError listing every issue."""
+    """Returns the app in the folder at `path`; raises MetadataError listing every error."""
     report = validate_app(path)
-    if report.issues:
-        raise MetadataError(report.issues)
+    if not report.ok:
+        raise MetadataError(report.errors)
     return report.app
 
 
 def app_from_documents(documents: Mapping[str, Any]) -> AppDef:
     """Returns the app of documents keyed by relative path ("app.json", "entities/x.json")."""
     report = validate_documents(documents)
-    if report.issues:
-        raise MetadataError(report.issues)
+    if not report.ok:
+        raise MetadataError(report.errors)
     return report.app
 
 
@@ -87,11 +88,11 @@ def validate_documents(documents: Mapping[str, Any], *, unreadable: Iterable[str
     ctx = built.context()
     issues = [*built.issues, *_semantic_issues(ctx)]
     issues.sort(key=_issue_order)
-    return ValidationReport(ctx.app if not issues else None, issues)
+    return ValidationReport(ctx.app if not errors_of(issues) else None, issues)
 
 
 def _semantic_issues(ctx: CheckContext) -> Iterator[MetadataIssue]:
-    for check in (*CHECKS, check_formulas, check_formula_cycles):
+    for check in (*CHECKS, check_formulas, check_formula_cycles, check_computed_reads_of_hidden_fields):
         yield from check(ctx)
 
 

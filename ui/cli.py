@@ -144,14 +144,15 @@ def app_validate(path: Path) -> None:
     from metamodel import validate_app
 
     report = validate_app(path)
-    if report.issues:
-        for issue in report.issues:
-            click.echo(str(issue))
-        raise Failure(f"{len(report.issues)} problem(s) in {path}")
+    for issue in report.issues:
+        click.echo(str(issue))
+    if not report.ok:
+        raise Failure(f"{len(report.errors)} problem(s) in {path}")
     loaded = report.app
     fields = sum(len(e.fields) for e in loaded.entities.values())
+    warned = f", {len(report.warnings)} warning(s)" if report.warnings else ""
     click.echo(f"{loaded.name} {loaded.version}: valid — {len(loaded.entities)} entities, {fields} fields, "
-               f"{len(loaded.flows)} flows")
+               f"{len(loaded.flows)} flows{warned}")
 
 
 @app.command("plan")

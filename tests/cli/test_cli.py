@@ -72,6 +72,18 @@ def test_validate_prints_every_error_with_its_path_and_exits_1(cli, tmp_path):
     assert "entities/task.json:2" in result.output
 
 
+def test_validate_warns_of_a_formula_field_reading_a_field_a_role_hides_and_exits_0(cli, tmp_path):
+    folder = copy_app(tmp_path)
+    edit_entity(folder, "contract", lambda d: d["fields"].append({
+        "name": "terms_length", "type": "formula", "label": "Terms length", "expression": "LEN(payment_terms)",
+        "returns": "number"}))
+    result = cli("app", "validate", str(folder))
+    assert result.exit_code == 0, result.output
+    assert "warning: terms_length reads contract.payment_terms, which role 'sales_manager' hides" in result.output
+    assert "which role 'sales_rep' hides" in result.output
+    assert result.output.rstrip().endswith("flows, 2 warning(s)")
+
+
 def test_init_creates_admin_and_prints_the_generated_password_once(cli):
     first = cli("init")
     assert "Administrator login: username admin, password " in first.output

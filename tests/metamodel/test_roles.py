@@ -58,3 +58,37 @@ def test_field_limit_on_an_unknown_field_is_reported_with_a_suggestion():
 
 def test_unknown_right_is_reported():
     assert any("/roles/0/rights/0" in text for text in issues(with_role(rights=["everything"])))
+
+
+# -- computed fields over a field a role hides ---------------------------------------------------
+def with_account_fields(*fields):
+    documents = copy.deepcopy(DOCUMENTS)
+    documents["entities/account.json"]["fields"].extend(fields)
+    return documents
+
+
+def test_formula_field_reading_a_field_a_role_hides_is_a_warning_naming_the_role():
+    report = metamodel.validate_documents(with_account_fields(
+        {"name": "revenue_x2", "type": "formula", "label": "Twice", "expression": "revenue * 2", "returns": "currency"}))
+    assert report.ok and report.app is not None and report.errors == []
+    assert [str(w) for w in report.warnings] == [
+        "entities/account.json /fields/2/expression: warning: revenue_x2 reads account.revenue, which role 'rep' "
+        "hides, so revenue_x2 is hidden from 'rep' too; read another field, or hide the computed field from "
+        "that role explicitly"]
+
+
+def test_formula_field_reading_a_hidden_field_across_a_lookup_is_a_warning():
+    documents = copy.deepcopy(DOCUMENTS)
+    documents["entities/lead.json"]["fields"].extend([
+        {"name": "account", "type": "lookup", "label": "Account", "target": "account"},
+        {"name": "account_revenue", "type": "formula", "label": "Revenue", "expression": "account.revenue",
+         "returns": "currency"}])
+    warnings = [(w.file, w.path) for w in metamodel.validate_documents(documents).warnings]
+    assert warnings == [("entities/lead.json", "/fields/2/expression")]
+
+
+def test_rollup_summing_a_field_a_role_hides_is_a_warning():
+    documents = with_account_fields({"name": "parent", "type": "lookup", "label": "Parent", "target": "account"},
+                                    {"name": "group_revenue", "type": "rollup", "label": "Group", "child": "account",
+                                     "via": "parent", "function": "SUM", "field": "revenue"})
+    assert [w.path for w in metamodel.validate_documents(documents).warnings] == ["/fields/3/field"]

@@ -97,3 +97,56 @@ def test_read_only_field_is_not_offered_by_bulk_set(seller_client):
     html = seller_client.get("/app/opportunity").get_data(as_text=True)
     bulk = html.split('id="bulk-field"')[1].split("</select>")[0]
     assert 'value="probability"' not in bulk and 'value="name"' in bulk
+
+
+# -- formulas over a field hidden from the role --------------------------------------------------
+MARKETER_PASSWORD = "marketer-password-1"
+
+
+@pytest.fixture(scope="module")
+def marketer(ui_runtime):
+    """A marketing user: account.annual_revenue hidden, every account and contact readable, may export."""
+    from engine.db import write_transaction
+    from engine.users import create_user
+
+    name = f"marketer_{uuid.uuid4().hex[:6]}"
+    with write_transaction(ui_runtime.engine) as conn:
+        create_user(conn, name, password=MARKETER_PASSWORD, display_name="Mia Marketer", roles=["marketing"])
+    return name
+
+
+@pytest.fixture
+def marketer_client(app, marketer):
+    c = app.test_client()
+    assert login(c, marketer, MARKETER_PASSWORD).status_code == 302
+    return c
+
+
+@pytest.fixture
+def rich_contact(make, unique):
+    """A contact of an account above 7,000,000 of revenue, whose parent is richer still."""
+    parent = make("account", name=f"Holding {unique}", annual_revenue="90000000")
+    account = make("account", name=f"Rich {unique}", annual_revenue="80000000", parent=parent["id"])
+    return make("contact", name=f"Richcontact{unique}", account=account["id"], email=f"{unique}@example.com")
+
+
+def test_formula_filter_on_a_hidden_field_across_a_lookup_is_refused_with_a_message(marketer_client, rich_contact):
+    response = marketer_client.get("/app/contact?formula=account.annual_revenue+>+7000000&sort=-created_at")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "account.annual_revenue: you cannot read this field" in html
+    assert rich_contact['name'] not in html
+
+
+def test_formula_filter_on_a_hidden_field_two_lookups_away_is_refused(marketer_client, rich_contact):
+    response = marketer_client.get(f"/app/contact?q={rich_contact['name']}"
+                                   "&formula=account.parent.annual_revenue+>+7000000")
+    assert response.status_code == 422
+    assert "account.parent.annual_revenue: you cannot read this field" in response.get_data(as_text=True)
+
+
+def test_export_with_a_formula_on_a_hidden_field_is_refused_without_rows(marketer_client, rich_contact):
+    response = marketer_client.get("/app/contact/export.csv?formula=account.annual_revenue+>+7000000")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and response.mimetype == "text/html"
+    assert "account.annual_revenue: you cannot read this field" in body and rich_contact['name'] not in body

@@ -55,6 +55,10 @@ def test_formula_box_error_shows_the_engines_message_with_a_caret(client):
     assert 'aria-invalid="true"' in html
 
 
+def test_list_with_a_refused_formula_answers_422(client):
+    assert client.get("/app/opportunity?formula=amount+>+").status_code == 422
+
+
 def test_previous_page_link_returns_to_the_first_page_keeping_the_total(client, make, unique):
     for n in range(7):
         make("account", name=f"{unique} prev {n}")

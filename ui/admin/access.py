@@ -81,7 +81,7 @@ def _record_link(question: AccessQuestion) -> tuple[str, str]:
 def _limited_fields(user: Actor, entity_name: str) -> tuple[list[str], list[str]]:
     entity = registry().entity(entity_name)
     lang = locale()
-    hidden = hidden_fields(user, entity)
+    hidden = hidden_fields(user, entity, registry())
     read_only = set() if user.is_admin else user.permissions.read_only.get(entity_name, frozenset())
     labels = {f.name: label_text(f.label, lang) for f in entity.fields}
     return ([labels[n] for n in sorted(hidden) if n in labels],

@@ -56,7 +56,7 @@ def board_view(entity: EntityDef) -> ListView:
 
 
 def amount_field(entity: EntityDef, view: ListView) -> FieldDef | None:
-    names = list(view.columns) + [f.name for f in entity.fields]
+    names = readable(entity, list(view.columns) + [f.name for f in entity.fields])
     return next((entity.field(n) for n in names if entity.has_field(n) and entity.field(n).type == "currency"), None)
 
 

@@ -31,6 +31,8 @@ def export_rows(entity: EntityDef, state: ListState) -> Iterator[list]:
     exported = 0
     while True:
         result = fetch_list(entity, state, limit=EXPORT_PAGE, with_total=False)
+        if result.refused:
+            abort(422, description=result.refused)
         if first:
             yield [c.label for c in result.columns]
             first = False

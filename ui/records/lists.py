@@ -66,6 +66,11 @@ class ListResult:
     errors: list[str]
     formula_error: str = ""
 
+    @property
+    def refused(self) -> str:
+        """Why the engine refused the list's filters, sort or columns ("" when it did not)."""
+        return "\n".join([*self.errors, *([self.formula_error] if self.formula_error else [])])
+
 
 @dataclass(frozen=True)
 class FilterRow:
@@ -230,7 +235,10 @@ def list_records(entity: str):
     template = "records/list.html"
     if request.headers.get("HX-Request") == "true" and request.headers.get("HX-Target") == "list-page":
         template = "records/_list_page.html"
-    return render_template(template, result=result, page_size=page_size(), **list_context(definition, state))
+    # A refused formula is the asker's mistake: the page shows why, with a status that says so.
+    # (A bad value in the filter builder keeps answering 200 with its message, as it always has.)
+    status = 422 if result.formula_error else 200
+    return render_template(template, result=result, page_size=page_size(), **list_context(definition, state)), status
 
 
 def page_size() -> int:

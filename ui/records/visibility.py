@@ -20,7 +20,7 @@ def hidden_names(entity: EntityDef) -> frozenset[str]:
     """The fields of `entity` the user's roles hide: never rendered, filtered, sorted nor set."""
     cache = g.setdefault("fw_hidden", {})
     if entity.name not in cache:
-        cache[entity.name] = hidden_fields(actor(), entity)
+        cache[entity.name] = hidden_fields(actor(), entity, registry())
     return cache[entity.name]
 
 
