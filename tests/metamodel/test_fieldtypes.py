@@ -106,6 +106,42 @@ def test_coerce_rejects_bad_input_with_a_message(type_name, options, raw, messag
     assert message in caught.value.message
 
 
+TYPED_TEXT = {"text": "Acme{}", "textarea": "Acme{}", "email": "bob{}@example.com",
+              "phone": "+86 21 5555{}1234", "url": "https://example.com/{}"}
+
+
+@pytest.mark.parametrize("type_name", sorted(TYPED_TEXT))
+def test_text_types_refuse_a_nul_naming_it(type_name):
+    with pytest.raises(FieldValueError) as caught:
+        field_type(type_name).coerce(make(type_name), TYPED_TEXT[type_name].format("\x00"))
+    assert caught.value.message == "contains a control character (U+0000)"
+
+
+@pytest.mark.parametrize("character", ["\x01", "\x08", "\x0b", "\x0c", "\x1b", "\x1f", "\x7f"])
+def test_text_refuses_other_control_characters_naming_them(character):
+    with pytest.raises(FieldValueError) as caught:
+        field_type("text").coerce(make("text"), f"Ac{character}me")
+    assert caught.value.message == f"contains a control character (U+{ord(character):04X})"
+
+
+def test_text_refuses_a_control_character_that_stripping_would_hide():
+    with pytest.raises(FieldValueError, match="U\\+001F"):
+        field_type("text").coerce(make("text"), "Acme\x1f")
+
+
+def test_textarea_keeps_tabs_and_line_breaks_but_refuses_a_vertical_tab():
+    kind, f = field_type("textarea"), make("textarea")
+    assert kind.coerce(f, "line 1\r\n\tline 2\n") == "line 1\r\n\tline 2\n"
+    with pytest.raises(FieldValueError, match="U\\+000B"):
+        kind.coerce(f, "line 1\vline 2")
+
+
+def test_single_line_text_refuses_a_line_break_inside():
+    with pytest.raises(FieldValueError) as caught:
+        field_type("text").coerce(make("text"), "Acme\nLtd")
+    assert caught.value.message == "must be on one line (it contains a line break)"
+
+
 @pytest.mark.parametrize("type_name", [t for t in ALL_TYPES if t not in ("formula", "rollup", "boolean")])
 @pytest.mark.parametrize("blank", [None, "", "   "])
 def test_blank_input_coerces_to_none(type_name, blank):
