@@ -40,6 +40,14 @@ class ValidationError(FormworkError):
         return grouped
 
 
+class CursorError(ValidationError):
+    """A page cursor (`cursor=` / `before=`) that is not one this server wrote: bad input, a 400."""
+
+    def __init__(self, message: str):
+        super().__init__("cursor", [FieldError("cursor", message)])
+        self.message = message
+
+
 class ConflictError(FormworkError):
     """A stale write: someone else saved the record since `expected_version` was read."""
 

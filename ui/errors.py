@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import NotFound, PermissionDenied
+from engine.errors import CursorError, NotFound, PermissionDenied
 from engine.registry import UnknownEntity
 
 log = logging.getLogger("formwork.ui")
@@ -49,6 +49,12 @@ def csrf_refused(_error: CSRFError):
                       _("The form was out of date or incomplete. Go back, reload the page and try again."))
 
 
+def bad_cursor(error: CursorError):
+    return error_page(400, _("Page link not valid"),
+                      _("The page link's cursor %(problem)s. Open the list again from its first page.",
+                        problem=error.message))
+
+
 def http_error(error: HTTPException):
     if error.code == 404:
         return not_found(error)
@@ -72,5 +78,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(UnknownEntity, not_found)
     app.register_error_handler(PermissionDenied, forbidden)
     app.register_error_handler(CSRFError, csrf_refused)
+    app.register_error_handler(CursorError, bad_cursor)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, server_error)

@@ -1,6 +1,7 @@
 """Exports (CSV, XLSX) under the list's query string; kanban moves; the calendar feed."""
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import re
@@ -146,6 +147,12 @@ def test_kanban_column_loads_more_cards_beyond_the_first_page(client, ui_runtime
 
 def test_kanban_load_more_refuses_an_unknown_stage(client):
     assert client.get("/app/opportunity/kanban/cards?value=nope").status_code == 400
+
+
+def test_kanban_load_more_with_a_nested_cursor_is_a_400(client):
+    cursor = base64.urlsafe_b64encode(b"[" * 1200 + b"]" * 1200).decode()
+    response = client.get(f"/app/opportunity/kanban/cards?value=won&cursor={cursor}")
+    assert response.status_code == 400
 
 
 def test_an_empty_kanban_column_shows_a_zero_total(rep_client):
