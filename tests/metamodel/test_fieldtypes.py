@@ -142,6 +142,30 @@ def test_single_line_text_refuses_a_line_break_inside():
     assert caught.value.message == "must be on one line (it contains a line break)"
 
 
+@pytest.mark.parametrize("raw", ["2147483648", 2**63, "99999999999999999999"])
+@pytest.mark.parametrize("type_name", ["lookup", "master_detail", "user"])
+def test_reference_refuses_an_id_beyond_the_id_column_naming_the_range(type_name, raw):
+    with pytest.raises(FieldValueError) as caught:
+        field_type(type_name).coerce(make(type_name, target="account"), raw)
+    assert caught.value.message == "must be the id of a record (a whole number from 1 to 2,147,483,647)"
+
+
+def test_reference_refuses_digits_that_are_not_ascii():
+    with pytest.raises(FieldValueError, match="id of a record"):
+        field_type("lookup").coerce(make("lookup", target="account"), "²")
+
+
+@pytest.mark.parametrize("raw", ["9223372036854775808", "-9223372036854775809", "1e100000"])
+def test_integer_refuses_a_value_beyond_64_bits_naming_the_range(raw):
+    with pytest.raises(FieldValueError) as caught:
+        field_type("integer").coerce(make("integer"), raw)
+    assert "between -9,223,372,036,854,775,808 and 9,223,372,036,854,775,807" in caught.value.message
+
+
+def test_integer_accepts_the_smallest_64_bit_value():
+    assert field_type("integer").coerce(make("integer"), "-9223372036854775808") == -(2**63)
+
+
 @pytest.mark.parametrize("type_name", [t for t in ALL_TYPES if t not in ("formula", "rollup", "boolean")])
 @pytest.mark.parametrize("blank", [None, "", "   "])
 def test_blank_input_coerces_to_none(type_name, blank):
