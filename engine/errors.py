@@ -40,6 +40,14 @@ class ValidationError(FormworkError):
         return grouped
 
 
+class CursorError(ValidationError):
+    """A page cursor (`cursor=` / `before=`) that is not one this server wrote: bad input, a 400."""
+
+    def __init__(self, message: str):
+        super().__init__("cursor", [FieldError("cursor", message)])
+        self.message = message
+
+
 class ConflictError(FormworkError):
     """A stale write that cannot be merged: since `expected_version` was read, someone else changed
     `conflicting_fields` to values other than the ones this write gives them.

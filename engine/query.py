@@ -4,9 +4,7 @@ List views, record pages, lookups, exports and the API read through QueryService
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
-import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 import formula
 from engine.audit import AuditEntry, record_history
 from engine.computed import SqlPaths
+from engine.cursors import decode_cursor, encode_cursor
 from engine.errors import FieldError, NotFound, ValidationError
 from engine.records import RECORD_COLUMNS, row_to_record
 from engine.registry import Registry
@@ -177,7 +176,7 @@ class QueryService:
             total = self._scalar(sa.select(sa.func.count()).select_from(selected.select(*where).subquery()))
         backward = bool(before)
         if cursor or before:
-            values = _decode_cursor(before or cursor, len(keys))
+            values = decode_cursor(before or cursor, [k.expression for k in keys])
             where.append(_before(keys, values) if backward else _after(keys, values))
         limit = max(1, min(limit, MAX_PAGE))
         order = [_order(k.expression, k.direction, reverse=backward) for k in keys]
@@ -188,7 +187,7 @@ class QueryService:
             rows.reverse()
         if not rows:
             return Page([], None, total, None)
-        first, last = (_encode_cursor([_jsonable(row[k.key]) for k in keys]) for row in (rows[0], rows[-1]))
+        first, last = (encode_cursor([row[k.key] for k in keys]) for row in (rows[0], rows[-1]))
         next_cursor = last if (more and not backward) or backward else None
         prev_cursor = first if (more and backward) or (cursor and not backward) else None
         records = [self._record(entity, row, paths) for row in rows]
@@ -498,39 +497,3 @@ def _sorts_before(key: SortExpression, value: Any, last: bool) -> sa.ColumnEleme
 
 def _same(column: sa.ColumnElement, value: Any) -> sa.ColumnElement[bool]:
     return column.is_(None) if value is None else column == value
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (int, str, float, bool)):
-        return value
-    return {"$": type(value).__name__, "v": value.isoformat() if hasattr(value, "isoformat") else str(value)}
-
-
-def _restore(value: Any) -> Any:
-    if not isinstance(value, dict):
-        return value
-    from datetime import date, datetime
-    from decimal import Decimal
-
-    kind, text = value.get("$"), value.get("v")
-    if kind == "Decimal":
-        return Decimal(text)
-    if kind == "datetime":
-        return datetime.fromisoformat(text)
-    if kind == "date":
-        return date.fromisoformat(text)
-    return text
-
-
-def _encode_cursor(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode()
-
-
-def _decode_cursor(cursor: str, length: int) -> list[Any]:
-    try:
-        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError):
-        raise ValidationError("cursor", [FieldError("cursor", "is not a valid page cursor")]) from None
-    if not isinstance(values, list) or len(values) != length:
-        raise ValidationError("cursor", [FieldError("cursor", "belongs to another sort order")])
-    return [_restore(v) for v in values]

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import DatabaseUnavailable, NotFound, PermissionDenied
+from engine.errors import CursorError, DatabaseUnavailable, NotFound, PermissionDenied
 from engine.registry import UnknownEntity
 
 log = logging.getLogger("formwork.ui")
@@ -55,6 +55,12 @@ def database_unavailable(error: DatabaseUnavailable):
                       _("Nothing was saved. An administrator has been told; try again in a few minutes."))
 
 
+def bad_cursor(error: CursorError):
+    return error_page(400, _("Page link not valid"),
+                      _("The page link's cursor %(problem)s. Open the list again from its first page.",
+                        problem=error.message))
+
+
 def http_error(error: HTTPException):
     if error.code == 404:
         return not_found(error)
@@ -79,5 +85,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(PermissionDenied, forbidden)
     app.register_error_handler(DatabaseUnavailable, database_unavailable)
     app.register_error_handler(CSRFError, csrf_refused)
+    app.register_error_handler(CursorError, bad_cursor)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, server_error)

@@ -132,6 +132,10 @@ class FieldType(ABC):
         """Returns the value as a person reads it in `locale`; blank is ""."""
         return "" if value is None else str(value)
 
+    def reader_note(self, field: FieldDef) -> str | None:
+        """Returns what a reader should know about how the value is made (English; the UI translates)."""
+        return None
+
 
 def field_label(field: FieldDef, locale: str = "en") -> str:
     """Returns the field's label in `locale`, for messages that name the field."""

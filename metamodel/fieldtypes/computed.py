@@ -87,6 +87,11 @@ class RollupType(ComputedType):
             return "number"
         return field.result_type or "number"
 
+    def reader_note(self, field: FieldDef) -> str | None:
+        # A total is a property of the parent record (as Salesforce's roll-up summaries are): it
+        # counts every child, whoever may open it, so readers are told their list may not add up.
+        return "Totals count all related records, including ones you cannot open."
+
     def result_field(self, field: FieldDef) -> FieldDef:
         # A count is a whole number: shown "2", not "2.00", and filtered as an integer.
         if field.option("function") == "COUNT":

@@ -23,6 +23,8 @@ _LOCALE_SYMBOLS = {"zh": {"CNY": "¥"}}
 _DECORATION = re.compile(r"[,_\s¥￥$€£]|^[A-Z]{3}|[A-Z]{3}$")
 
 _RANGE_SCHEMA = {"min": {"type": "number"}, "max": {"type": "number"}}
+# An integer field is a BIGINT column, and SQLite binds nothing wider.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _number_text(raw: Any) -> str:
@@ -78,10 +80,10 @@ class IntegerType(NumberLike):
             raise FieldValueError("must be a whole number") from None
         if not number.is_finite() or number != number.to_integral_value():
             raise FieldValueError("must be a whole number")
-        value = int(number)
-        if abs(value) >= 2**63:
-            raise FieldValueError("is too large")
-        return value
+        # Compared as a Decimal: int() of "1e999999999" would build a billion-digit number first.
+        if not INT64_MIN <= number <= INT64_MAX:
+            raise FieldValueError(f"is out of range: a whole number must be between {INT64_MIN:,} and {INT64_MAX:,}")
+        return int(number)
 
     def column_type(self, field: FieldDef) -> sa.types.TypeEngine:
         return sa.BigInteger()

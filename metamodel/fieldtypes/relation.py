@@ -4,6 +4,7 @@ Values are integer ids; whether the record exists is the engine's check, not the
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,9 @@ from metamodel.fieldtypes.base import FieldType, FieldValueError, register
 from metamodel.model import FieldDef
 
 USER_TABLE = "fw_user"
+# Record ids are `integer` columns: 32-bit on PostgreSQL, so no id lies beyond this.
+MAX_RECORD_ID = 2**31 - 1
+_DIGITS = re.compile(r"[0-9]+")
 _ON_DELETE = {"set_null": "SET NULL", "restrict": "RESTRICT"}
 
 
@@ -25,10 +29,10 @@ class ReferenceType(FieldType):
         # APIs send {"id": 5} as often as 5; forms send "5".
         if isinstance(raw, Mapping):
             raw = raw.get("id")
-        if isinstance(raw, str) and raw.strip().isdigit():
+        if isinstance(raw, str) and _DIGITS.fullmatch(raw.strip()):
             raw = int(raw.strip())
-        if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
-            raise FieldValueError("must be the id of a record (a positive whole number)")
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_RECORD_ID:
+            raise FieldValueError(f"must be the id of a record (a whole number from 1 to {MAX_RECORD_ID:,})")
         return raw
 
     def column_type(self, field: FieldDef) -> sa.types.TypeEngine:

@@ -16,21 +16,38 @@ from metamodel.fieldtypes.base import FieldType, FieldValueError, register
 from metamodel.model import FieldDef
 
 DEFAULT_MAX_LENGTH = 255
+# C0 control characters and DEL, except tab, line feed and carriage return: NUL is refused by
+# PostgreSQL and cuts strings short in C code, the rest are invisible on a page and garble exports.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAK = re.compile(r"[\r\n]")
+
+
+def refuse_control_characters(text: str) -> None:
+    """Raises FieldValueError naming the first control character in `text` (tab and line breaks pass)."""
+    found = _CONTROL_CHARACTER.search(text)
+    if found:
+        raise FieldValueError(f"contains a control character (U+{ord(found.group()):04X})")
 
 
 class TextLike(FieldType):
-    """Shared by the text types: input becomes a str, single-line input is stripped."""
+    """Shared by the text types: input becomes a str without control characters; single-line input
+    is stripped and may not break a line inside (a pasted trailing newline is stripped away)."""
 
     formula_type = "text"
     widget = "text"
-    strip = True
+    multiline = False
 
     def coerce_present(self, field: FieldDef, raw: Any) -> Any:
         # Numbers arrive from spreadsheets and JSON for codes such as postcodes; keep their digits.
         if isinstance(raw, bool) or not isinstance(raw, (str, int, float, Decimal)):
             raise FieldValueError("must be text")
         text = str(raw)
-        text = text.strip() if self.strip else text
+        refuse_control_characters(text)
+        if self.multiline:
+            return self.normalise(text)
+        text = text.strip()
+        if _LINE_BREAK.search(text):
+            raise FieldValueError("must be on one line (it contains a line break)")
         return self.normalise(text)
 
     def normalise(self, text: str) -> str:
@@ -75,7 +92,7 @@ class TextType(TextLike):
 class TextareaType(TextLike):
     name = "textarea"
     widget = "textarea"
-    strip = False  # leading indentation and blank lines are part of long text
+    multiline = True  # line breaks, leading indentation and blank lines are part of long text
 
     def extra_schema(self) -> dict[str, Any]:
         return {"max_length": {"type": "integer", "minimum": 1}}

@@ -1,10 +1,12 @@
 """The read path: filters, search, sort with blanks last, keyset pages, counts, related records."""
 from __future__ import annotations
 
+import base64
+
 import pytest
 from engine_apps import ACCOUNT, QUOTE, entity_doc
 
-from engine.errors import ValidationError
+from engine.errors import CursorError, ValidationError
 from engine.query import describe_condition
 from metamodel.model import Condition, SortKey
 
@@ -93,6 +95,31 @@ def test_keyset_pages_visit_every_row_once_in_order(runtime, accounts, sort):
         if cursor is None:
             break
     assert seen == everything and len(seen) == 5
+
+
+def _cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[" * 1200 + "]" * 1200, "is not a valid page cursor"),
+    ("[[1], 2]", "is not a valid page cursor"),
+    ('[{"$": "Decimal", "v": "NaN"}, 2]', "out of range"),
+    ('[{"$": "Decimal", "v": "1e999999"}, 2]', "out of range"),
+    ('[{"$": "date", "v": "soon"}, 2]', "not a date"),
+    ("[NaN, 2]", "is not a valid page cursor"),
+    ("[1, 9223372036854775808]", "outside the 64-bit range"),
+    ('["fifty", 2]', "belongs to another sort order"),
+])
+def test_a_cursor_not_in_its_flat_shape_raises_cursor_error(runtime, accounts, text, message):
+    with pytest.raises(CursorError) as caught:
+        runtime.query().list("account", sort=[SortKey("employees")], cursor=_cursor(text))
+    assert message in caught.value.message
+
+
+def test_a_cursor_beyond_the_size_limit_raises_cursor_error_before_parsing(runtime, accounts):
+    with pytest.raises(CursorError, match="too long"):
+        runtime.query().list("account", cursor=_cursor(f'["{"x" * 20_000}"]'))
 
 
 def test_list_reports_the_total_of_all_pages(runtime, accounts):

@@ -39,6 +39,13 @@ def test_bad_values_are_reported_per_field_and_nothing_is_written(runtime, crm):
     assert runtime.query().count("account") == 0
 
 
+def test_a_control_character_is_reported_beside_its_field_and_nothing_is_written(runtime, crm):
+    with pytest.raises(ValidationError) as caught:
+        runtime.records().create("account", {"name": "Acme\x00"})
+    assert caught.value.by_field() == {"name": ["contains a control character (U+0000)"]}
+    assert runtime.query().count("account") == 0
+
+
 def test_unknown_field_is_refused_by_name(runtime, crm):
     with pytest.raises(ValidationError) as caught:
         runtime.records().create("account", {"name": "Acme", "colour": "red"})

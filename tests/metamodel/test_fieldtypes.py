@@ -106,6 +106,66 @@ def test_coerce_rejects_bad_input_with_a_message(type_name, options, raw, messag
     assert message in caught.value.message
 
 
+TYPED_TEXT = {"text": "Acme{}", "textarea": "Acme{}", "email": "bob{}@example.com",
+              "phone": "+86 21 5555{}1234", "url": "https://example.com/{}"}
+
+
+@pytest.mark.parametrize("type_name", sorted(TYPED_TEXT))
+def test_text_types_refuse_a_nul_naming_it(type_name):
+    with pytest.raises(FieldValueError) as caught:
+        field_type(type_name).coerce(make(type_name), TYPED_TEXT[type_name].format("\x00"))
+    assert caught.value.message == "contains a control character (U+0000)"
+
+
+@pytest.mark.parametrize("character", ["\x01", "\x08", "\x0b", "\x0c", "\x1b", "\x1f", "\x7f"])
+def test_text_refuses_other_control_characters_naming_them(character):
+    with pytest.raises(FieldValueError) as caught:
+        field_type("text").coerce(make("text"), f"Ac{character}me")
+    assert caught.value.message == f"contains a control character (U+{ord(character):04X})"
+
+
+def test_text_refuses_a_control_character_that_stripping_would_hide():
+    with pytest.raises(FieldValueError, match="U\\+001F"):
+        field_type("text").coerce(make("text"), "Acme\x1f")
+
+
+def test_textarea_keeps_tabs_and_line_breaks_but_refuses_a_vertical_tab():
+    kind, f = field_type("textarea"), make("textarea")
+    assert kind.coerce(f, "line 1\r\n\tline 2\n") == "line 1\r\n\tline 2\n"
+    with pytest.raises(FieldValueError, match="U\\+000B"):
+        kind.coerce(f, "line 1\vline 2")
+
+
+def test_single_line_text_refuses_a_line_break_inside():
+    with pytest.raises(FieldValueError) as caught:
+        field_type("text").coerce(make("text"), "Acme\nLtd")
+    assert caught.value.message == "must be on one line (it contains a line break)"
+
+
+@pytest.mark.parametrize("raw", ["2147483648", 2**63, "99999999999999999999"])
+@pytest.mark.parametrize("type_name", ["lookup", "master_detail", "user"])
+def test_reference_refuses_an_id_beyond_the_id_column_naming_the_range(type_name, raw):
+    with pytest.raises(FieldValueError) as caught:
+        field_type(type_name).coerce(make(type_name, target="account"), raw)
+    assert caught.value.message == "must be the id of a record (a whole number from 1 to 2,147,483,647)"
+
+
+def test_reference_refuses_digits_that_are_not_ascii():
+    with pytest.raises(FieldValueError, match="id of a record"):
+        field_type("lookup").coerce(make("lookup", target="account"), "²")
+
+
+@pytest.mark.parametrize("raw", ["9223372036854775808", "-9223372036854775809", "1e100000"])
+def test_integer_refuses_a_value_beyond_64_bits_naming_the_range(raw):
+    with pytest.raises(FieldValueError) as caught:
+        field_type("integer").coerce(make("integer"), raw)
+    assert "between -9,223,372,036,854,775,808 and 9,223,372,036,854,775,807" in caught.value.message
+
+
+def test_integer_accepts_the_smallest_64_bit_value():
+    assert field_type("integer").coerce(make("integer"), "-9223372036854775808") == -(2**63)
+
+
 @pytest.mark.parametrize("type_name", [t for t in ALL_TYPES if t not in ("formula", "rollup", "boolean")])
 @pytest.mark.parametrize("blank", [None, "", "   "])
 def test_blank_input_coerces_to_none(type_name, blank):

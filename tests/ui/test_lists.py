@@ -1,6 +1,7 @@
 """List pages: columns from metadata, sort, filters (AND / OR), search, pages, saved views, bulk actions."""
 from __future__ import annotations
 
+import base64
 import re
 
 
@@ -71,6 +72,29 @@ def test_list_pages_with_a_cursor_and_a_total(client, make, unique):
     assert names_in(first) == [f"{unique} page {n}" for n in range(3)]
     assert names_in(second) == [f"{unique} page {n}" for n in range(3, 6)]
     assert "4–6 of 7" in second
+
+
+def _cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+def test_a_cursor_of_deeply_nested_brackets_is_a_400_that_says_so(client):
+    response = client.get(f"/app/account?cursor={_cursor('[' * 1200 + ']' * 1200)}")
+    assert response.status_code == 400
+    assert "cursor is not a valid page cursor" in response.get_data(as_text=True)
+
+
+def test_a_cursor_holding_a_whole_number_beyond_64_bits_is_a_400(client):
+    response = client.get(f"/app/account?sort=employees&cursor={_cursor('[1, 99999999999999999999]')}")
+    assert response.status_code == 400
+    assert "outside the 64-bit range" in response.get_data(as_text=True)
+
+
+def test_a_cursor_with_a_value_of_another_type_than_its_sort_key_is_a_400(client):
+    cursor = _cursor('["many", 5]')
+    response = client.get(f"/app/account?sort=employees&before={cursor}")
+    assert response.status_code == 400
+    assert "belongs to another sort order" in response.get_data(as_text=True)
 
 
 def test_htmx_sort_returns_only_the_results(client):

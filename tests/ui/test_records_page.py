@@ -160,3 +160,17 @@ def test_a_lookup_the_user_cannot_see_says_so(app, make, unique, ui_runtime):
     html = seller.get(f"/app/contact/{contact['id']}").get_data(as_text=True)
     assert f"Record #{hidden_account['id']} (not visible to you)" in html
     assert f"Not for reps {unique}" not in html
+
+
+ROLLUP_NOTE = "Totals count all related records, including ones you cannot open."
+
+
+def test_a_rollup_on_the_record_page_says_it_counts_records_the_reader_cannot_open(client, make, unique):
+    account = make("account", name=f"Buyer {unique}")
+    opportunity = make("opportunity", name=f"Deal {unique}", account=account["id"], stage="initial_contact",
+                       amount=100, close_date="2030-01-01")
+    quote = make("quote", opportunity=opportunity["id"], status="draft")
+    html = client.get(f"/app/quote/{quote['id']}").get_data(as_text=True)
+    total = re.search(r"<dt>Lines total</dt><dd[^>]*>(.*?)</dd>", html, re.S).group(1)
+    assert ROLLUP_NOTE in total
+    assert html.count(ROLLUP_NOTE) == 1   # the stored fields beside it carry no such note

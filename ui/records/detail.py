@@ -15,7 +15,7 @@ from engine.audit import record_history
 from engine.errors import ValidationError
 from engine.views import user_names
 from metamodel.fieldtypes import field_type
-from metamodel.model import EntityDef, SortKey, label_text
+from metamodel.model import EntityDef, FieldDef, SortKey, label_text
 from ui.context import locale, query, records, registry, runtime
 from ui.records import records_bp
 from ui.records.changes import ChangeText
@@ -35,6 +35,7 @@ class DetailItem:
     label: str
     cell: Cell
     wide: bool
+    note: str = ""     # how the value is made, e.g. a rollup's totals counting every child
 
 
 @dataclass(frozen=True)
@@ -113,10 +114,15 @@ def detail_sections(entity: EntityDef, record: dict[str, Any], refs: References)
         if s.name not in layout.visible_sections:
             continue
         items = [DetailItem(label_text(f.label, lang), cell(entity, f.name, record, refs, lang),
-                            field_type(f.type).widget == "textarea")
+                            field_type(f.type).widget == "textarea", _reader_note(f))
                  for f in s.fields if f.name in layout.visible_fields]
         found.append(DetailSection(s.name, s.label, s.columns, s.collapsed, items))
     return found
+
+
+def _reader_note(f: FieldDef) -> str:
+    note = field_type(f.type).reader_note(f)
+    return _(note) if note else ""
 
 
 def related_lists(entity: EntityDef, record_id: int) -> list[RelatedList]:

@@ -34,6 +34,7 @@ from ui.records.forms import (
     input_value,
     kept_file,
     kept_file_token,
+    prefill_errors,
     submitted_values,
 )
 from ui.records.localtime import from_local_input
@@ -97,11 +98,19 @@ def _lookup_titles(entity: EntityDef, form) -> dict[str, str]:
             continue
         f = entity.field(name)
         target = field_type(f.type).target_entity(f)
-        value = str(input_field.data or "").strip()
-        if target and value.isdigit():
-            titles[name] = query().titles(target, [int(value)]).get(
-                int(value), _("Record #%(id)s (not visible to you)", id=value))
+        record_id = _record_id(f, input_field.data) if target else None
+        if record_id is not None:
+            titles[name] = query().titles(target, [record_id]).get(
+                record_id, _("Record #%(id)s (not visible to you)", id=record_id))
     return titles
+
+
+def _record_id(f: FieldDef, raw: Any) -> int | None:
+    """The id a lookup input holds, or None when blank or not an id its type accepts."""
+    try:
+        return field_type(f.type).coerce(f, str(raw or ""))
+    except FieldValueError:
+        return None
 
 
 def _render(entity: EntityDef, form, *, record: dict | None, errors: list[str], layout: LayoutState,
@@ -200,8 +209,10 @@ def new(entity: str):
         data = default_data(definition)
         data.update({k: v for k, v in request.args.items() if definition.has_field(k)})
         form = _build_form(definition, data)
-        return _render(definition, form, record=None, errors=[],
-                       layout=record_layout(definition, typed_values(definition, data)))
+        refused = prefill_errors(definition, request.args)
+        return _render(definition, form, record=None, errors=attach_errors(form, definition, refused, locale()),
+                       layout=record_layout(definition, typed_values(definition, data)),
+                       status=400 if refused else 200)
     form = _build_form(definition)
     form.validate_on_submit()
     submission = _submission(definition, form, None)

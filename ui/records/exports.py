@@ -1,6 +1,8 @@
 """CSV and XLSX exports of a list: the list's rows under the same query string, every page of them.
 
 Values are written as the list shows them (titles for lookups, labels for choices); exports are audited.
+Text never becomes a spreadsheet formula: XLSX writes it as a string cell, CSV quotes a formula's first
+character (OWASP's advice against CSV injection); numbers stay numbers in both.
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from ui.records.lists import current_state, fetch_list
 
 EXPORT_PAGE = 500
 EXPORT_LIMIT = 100_000
+# The first characters that make Excel, LibreOffice or Google Sheets read a CSV cell as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def export_rows(entity: EntityDef, state: ListState) -> Iterator[list]:
@@ -50,6 +54,19 @@ def _text(value) -> str:
     return "" if value.kind == "blank" else value.text
 
 
+def is_number(value) -> bool:
+    """True for a cell holding a number (a negative amount is one), which no spreadsheet runs as code."""
+    return not isinstance(value, str) and value.kind == "number" and isinstance(value.raw, (int, Decimal))
+
+
+def csv_text(value) -> str:
+    """Returns a cell's CSV text: a text that a spreadsheet would run as a formula gets a leading quote."""
+    text = _text(value)
+    if is_number(value) or not text.startswith(FORMULA_STARTS):
+        return text
+    return "'" + text
+
+
 def _audit(entity: EntityDef, count: int, fmt: str) -> None:
     with write_transaction(runtime().engine) as conn:
         audit.write_entry(conn, actor(), "export", entity.name, None, None,
@@ -63,7 +80,7 @@ def csv_response(entity: EntityDef, state: ListState) -> Response:
     writer = csv.writer(buffer)
     count = -1
     for row in export_rows(entity, state):
-        writer.writerow([_text(v) for v in row])
+        writer.writerow([csv_text(v) for v in row])
         count += 1
     _audit(entity, count, "csv")
     return Response(buffer.getvalue(), mimetype="text/csv; charset=utf-8",
@@ -77,7 +94,7 @@ def xlsx_response(entity: EntityDef, state: ListState) -> Response:
     sheet = book.create_sheet(label_text(entity.plural_label, locale())[:31] or entity.name)
     count = -1
     for row in export_rows(entity, state):
-        sheet.append([_excel_value(v) for v in row])
+        sheet.append([_excel_cell(sheet, v) for v in row])
         count += 1
     output = io.BytesIO()
     book.save(output)
@@ -87,12 +104,15 @@ def xlsx_response(entity: EntityDef, state: ListState) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{entity.name}.xlsx"'})
 
 
-def _excel_value(value):
-    if isinstance(value, str):
-        return value
-    if value.kind == "number" and isinstance(value.raw, (int, Decimal)):
+def _excel_cell(sheet, value):
+    """Returns a number as a number, anything else as a string cell (never a formula or error code)."""
+    if is_number(value):
         return float(value.raw) if isinstance(value.raw, Decimal) else value.raw
-    return _text(value)
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, _text(value))
+    cell.data_type = "s"   # openpyxl would store "=..." as a formula and "#N/A" as an error
+    return cell
 
 
 def require_export_right() -> None:

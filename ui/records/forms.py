@@ -27,7 +27,7 @@ except ImportError:   # WTForms < 3.3 takes (value, label) pairs
 
 from engine.files import FileStore, content_mismatch
 from engine.views import UserProfile
-from metamodel.fieldtypes import field_type
+from metamodel.fieldtypes import FieldValueError, field_type
 from metamodel.model import EntityDef, FieldDef, label_text
 from ui.records.localtime import from_local_input, local_input
 from ui.records.visibility import form_layout
@@ -132,6 +132,20 @@ def input_value(f: FieldDef, value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return list(value)
     return str(value)
+
+
+def prefill_errors(entity: EntityDef, prefill: Mapping[str, Any]) -> dict[str | None, list[str]]:
+    """What is wrong with a new record's values given in the query string (`?account=42`), by field."""
+    errors: dict[str | None, list[str]] = {}
+    for name, raw in prefill.items():
+        if not entity.has_field(name) or not is_editable(entity.field(name)):
+            continue
+        f = entity.field(name)
+        try:
+            field_type(f.type).coerce(f, raw)
+        except FieldValueError as exc:
+            errors[name] = [exc.message]
+    return errors
 
 
 def default_data(entity: EntityDef) -> dict[str, Any]:

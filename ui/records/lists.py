@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from engine.errors import ConflictError, NotFound, PermissionDenied, ValidationError
+from engine.errors import ConflictError, CursorError, NotFound, PermissionDenied, ValidationError
 from engine.query import OPERATORS, Page
 from engine.views import active_users, delete_view, save_view, saved_view, saved_views
 from metamodel.fieldtypes import FieldValueError, field_type
@@ -115,6 +115,8 @@ def fetch_list(entity: EntityDef, state: ListState, *, limit: int, with_total: b
                             sort=[k for k in state.sort if sortable(entity, k.field)], cursor=state.cursor,
                             before=state.before, limit=limit, with_total=with_total,
                             paths=[c for c in state.columns if "." in c])
+    except CursorError:
+        raise   # a page link no list wrote: the request is bad (400), not the list's filters
     except ValidationError as exc:
         found = exc.by_field()
         formula_error = "\n".join(found.pop("formula", []))
