@@ -60,6 +60,8 @@ def backup(engine: Engine, target: str | Path, progress: Progress | None = None)
     """Writes a consistent backup of the database to `target` while it stays in use; returns the path."""
     target = Path(target)
     dialect = _supported_dialect(engine, "backups")
+    if not target.parent.is_dir():
+        raise BackupError(f"{target.parent}: no such folder to write the backup to")
     with _scratch_file(target.parent) as payload:
         if dialect == "sqlite":
             facts = _snapshot_sqlite(engine, payload, progress)

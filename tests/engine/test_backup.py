@@ -9,12 +9,14 @@ import json
 import random
 import sqlite3
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from engine_apps import ACCOUNT, QUOTE, build_app
 
+from engine import backup_postgres
 from engine.apps import install_app
 from engine.backup import BackupError, backup, restore, verify_backup
 from engine.backup_file import sha256_of
@@ -181,6 +183,11 @@ def test_backup_of_a_database_that_is_not_formwork_is_refused_and_the_live_rows_
     rt.dispose()
 
 
+def test_backup_into_a_missing_folder_says_so(filled, tmp_path):
+    with pytest.raises(BackupError, match="no such folder"):
+        backup(filled.engine, tmp_path / "nowhere" / "formwork.backup")
+
+
 def test_verify_summarises_a_good_backup_without_restoring_it(filled, good_backup):
     before = snapshot(filled)
     summary = verify_backup(filled.engine, good_backup)
@@ -246,3 +253,17 @@ def test_pg_restore_failure_reads_as_its_one_error_line(postgres_only, good_back
 def test_missing_pg_restore_says_to_install_the_client_tools(postgres_only, good_backup, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert "install the PostgreSQL client tools" in refused_restore(postgres_only, good_backup)
+
+
+def test_restore_without_the_right_to_create_databases_checks_the_archive_and_restores(postgres_only,
+                                                                                      good_backup, monkeypatch):
+    @contextmanager
+    def refused_scratch_database(_engine):
+        yield None
+
+    monkeypatch.setattr(backup_postgres, "scratch_database", refused_scratch_database)
+    with zipfile.ZipFile(good_backup) as archive:
+        backed_up_accounts = json.loads(archive.read("manifest.json"))["row_counts"]["account"]
+    summary = restore(postgres_only.engine, good_backup)
+    assert summary.rows > 0
+    assert len(snapshot(postgres_only)["account"]) == backed_up_accounts
