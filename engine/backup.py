@@ -175,6 +175,7 @@ def _facts_of_manifest(manifest: Manifest | None) -> DatabaseFacts:
 def _summary(source: Path, manifest: Manifest | None, facts: DatabaseFacts) -> BackupSummary:
     _check_formwork_tables(list(facts.row_counts), source)
     if manifest is not None:
+        _check_manifest_revision(manifest, facts, source)
         _check_row_counts(manifest, facts, source)
     return BackupSummary(source=source, created_at=manifest.created_at if manifest else None,
                          revision=facts.revision, tables=len(facts.row_counts),
@@ -186,6 +187,12 @@ def _check_formwork_tables(tables: list[str], source: Path) -> None:
     if missing:
         raise BackupError(f"{source} is not a backup of a Formwork database: it has no "
                           f"{' or '.join(missing)} table")
+
+
+def _check_manifest_revision(manifest: Manifest, facts: DatabaseFacts, source: Path) -> None:
+    if manifest.schema_revision != facts.revision:
+        raise BackupError(f"{source} is damaged: its manifest gives schema revision {manifest.schema_revision}, "
+                          f"its database is at {facts.revision}; restore from another backup")
 
 
 def _check_row_counts(manifest: Manifest, facts: DatabaseFacts, source: Path) -> None:

@@ -166,6 +166,11 @@ def test_backup_whose_row_counts_differ_from_its_manifest_is_refused(filled, goo
     assert "lists 51 rows in account, the restored copy has 50 rows" in refused_restore(filled, good_backup)
 
 
+def test_backup_whose_manifest_gives_another_schema_revision_is_refused(filled, good_backup):
+    rewrite_backup(good_backup, {"schema_revision": "0123456789ab"})
+    assert "manifest gives schema revision 0123456789ab" in refused_restore(filled, good_backup)
+
+
 def test_backup_of_a_database_that_is_not_formwork_is_refused_and_the_live_rows_stay(whole_database_url, tmp_path):
     foreign = sa.create_engine(whole_database_url)
     with foreign.begin() as conn:
