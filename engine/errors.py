@@ -68,6 +68,10 @@ class PermissionDenied(FormworkError):
     pass
 
 
+class DatabaseUnavailable(FormworkError):
+    """The database cannot be used as it is: its file is missing or was replaced, or it is read-only."""
+
+
 class SchemaChangeRefused(FormworkError):
     """A plan holds a step that would lose or corrupt data; the message lists the offending rows."""
 

@@ -10,16 +10,14 @@ from flask import Flask
 
 from engine.config import load_config
 from engine.runtime import Runtime
-from engine.views import create_view_tables
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Returns the Formwork web application; `config` overrides the FORMWORK_* settings."""
     app = Flask(__name__)
     _configure(app, config or {})
-    runtime = Runtime(app.config["DATABASE_URL"])
-    runtime.create_system_tables()
-    create_view_tables(runtime.engine)
+    # No DDL here: workers boot in parallel; the system tables are migrated before they fork.
+    runtime = Runtime(app.config["DATABASE_URL"], create=False)
     app.extensions["formwork.runtime"] = runtime
 
     from ui import auth, errors, headers, i18n, navigation

@@ -216,7 +216,8 @@ def test_formula_check_of_an_unknown_entity_names_the_installed_ones(initialised
 def test_demo_before_init_says_to_run_init(cli):
     result = cli("demo", "--records", "10")
     assert result.exit_code == 1
-    assert "run `formwork init` first" in result.output
+    assert "run `formwork init`" in result.output
+    assert len(result.output.splitlines()) == 1
 
 
 def test_audit_purge_keeps_entries_within_the_retention(initialised, monkeypatch):

@@ -37,7 +37,7 @@ def ui_runtime(ui_database_url):
     from engine.users import create_user
 
     rt = Runtime(ui_database_url)
-    rt.create_system_tables()
+    rt.migrate()
     install_app(rt, ROOT / "apps" / "crm_default")
     with write_transaction(rt.engine) as conn:
         create_user(conn, "admin", password=ADMIN_PASSWORD, display_name="Administrator", is_admin=True)
