@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
-from engine import backup_postgres, backup_sqlite
+from engine import backup_postgres, backup_sqlite, migrate
 from engine.backup_file import (
     DIALECT_NAMES,
     PAYLOAD_NAMES,
@@ -119,13 +119,7 @@ def database_facts(conn: sa.Connection) -> DatabaseFacts:
     names = sorted(sa.inspect(conn).get_table_names())
     counts = {name: conn.execute(sa.select(sa.func.count()).select_from(sa.table(name))).scalar_one()
               for name in names}
-    return DatabaseFacts(_schema_revision(conn, names), counts)
-
-
-def _schema_revision(conn: sa.Connection, names: list[str]) -> str | None:
-    if "alembic_version" not in names:
-        return None
-    return conn.execute(sa.select(sa.column("version_num")).select_from(sa.table("alembic_version"))).scalar()
+    return DatabaseFacts(migrate.database_revision(conn), counts)
 
 
 # -- checking a backup -------------------------------------------------------------------------
@@ -174,12 +168,13 @@ def _facts_of_manifest(manifest: Manifest | None) -> DatabaseFacts:
 
 def _summary(source: Path, manifest: Manifest | None, facts: DatabaseFacts) -> BackupSummary:
     _check_formwork_tables(list(facts.row_counts), source)
+    needs_migration = _needs_migration(facts.revision, source)
     if manifest is not None:
         _check_manifest_revision(manifest, facts, source)
         _check_row_counts(manifest, facts, source)
     return BackupSummary(source=source, created_at=manifest.created_at if manifest else None,
                          revision=facts.revision, tables=len(facts.row_counts),
-                         rows=sum(facts.row_counts.values()), needs_migration=False)
+                         rows=sum(facts.row_counts.values()), needs_migration=needs_migration)
 
 
 def _check_formwork_tables(tables: list[str], source: Path) -> None:
@@ -187,6 +182,18 @@ def _check_formwork_tables(tables: list[str], source: Path) -> None:
     if missing:
         raise BackupError(f"{source} is not a backup of a Formwork database: it has no "
                           f"{' or '.join(missing)} table")
+
+
+def _needs_migration(revision: str | None, source: Path) -> bool:
+    """Whether a backup at `revision` needs `formwork migrate` once restored; refuses one this version
+    does not know (made by a newer Formwork), whose tables it could not use."""
+    known = migrate.known_revisions()
+    if revision == known[-1]:
+        return False
+    if revision in known:
+        return True
+    raise BackupError(f"{source} is at schema revision {revision}, which this version of Formwork does not "
+                      f"know (its newest is {known[-1]}); restore it with the newer Formwork that made it")
 
 
 def _check_manifest_revision(manifest: Manifest, facts: DatabaseFacts, source: Path) -> None:

@@ -248,7 +248,7 @@ def backup(file: Path, verify: bool) -> None:
     from engine.runtime import Runtime
 
     if verify:
-        summary = verify_backup_file(Runtime.from_config(load_config()), file)
+        summary = verify_backup_file(Runtime.from_config(load_config(), create=False), file)
         click.echo("\n".join(describe_backup(summary)))
         return
     rt = runtime()

@@ -168,6 +168,16 @@ def test_backup_and_restore_round_trip(whole, tmp_path):
     assert "Restored from" in result.output
 
 
+def test_restore_of_an_older_revision_says_to_run_migrate(whole, backed_up, monkeypatch):
+    from engine import migrate
+
+    head = migrate.known_revisions()
+    monkeypatch.setattr(migrate, "known_revisions", lambda: [*head, "9999"])
+    result = whole("restore", str(backed_up), "--yes")
+    assert result.exit_code == 0, result.output
+    assert "run `formwork migrate`" in result.output
+
+
 def test_backup_verify_prints_a_summary_of_a_good_backup(whole, backed_up):
     result = whole("backup", "--verify", str(backed_up))
     assert result.exit_code == 0, result.output

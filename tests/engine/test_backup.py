@@ -16,10 +16,11 @@ import pytest
 import sqlalchemy as sa
 from engine_apps import ACCOUNT, QUOTE, build_app
 
-from engine import backup_postgres
+from engine import backup_postgres, migrate
 from engine.apps import install_app
 from engine.backup import BackupError, backup, restore, verify_backup
 from engine.backup_file import sha256_of
+from engine.migrate import known_revisions
 from engine.runtime import Runtime
 
 
@@ -171,6 +172,32 @@ def test_backup_whose_manifest_gives_another_schema_revision_is_refused(filled, 
     assert "manifest gives schema revision 0123456789ab" in refused_restore(filled, good_backup)
 
 
+def set_revision(rt, revision: str) -> None:
+    with rt.engine.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{revision}'")
+
+
+def test_backup_of_a_newer_unknown_revision_is_refused_naming_it(filled, tmp_path):
+    set_revision(filled, "9999")
+    source = backup(filled.engine, tmp_path / "newer.backup")
+    set_revision(filled, known_revisions()[-1])
+    before = snapshot(filled)
+    assert "is at schema revision 9999, which this version of Formwork does not know" \
+        in refused_restore(filled, source)
+    assert snapshot(filled) == before
+
+
+def test_backup_of_an_older_known_revision_restores_and_asks_for_migrate(filled, good_backup, monkeypatch):
+    monkeypatch.setattr(migrate, "known_revisions", lambda: [*known_revisions(), "9999"])
+    summary = restore(filled.engine, good_backup)
+    assert summary.needs_migration
+    assert summary.revision == known_revisions()[-1]
+
+
+def test_backup_at_this_versions_revision_needs_no_migration(filled, good_backup):
+    assert not verify_backup(filled.engine, good_backup).needs_migration
+
+
 def test_backup_of_a_database_that_is_not_formwork_is_refused_and_the_live_rows_stay(whole_database_url, tmp_path):
     foreign = sa.create_engine(whole_database_url)
     with foreign.begin() as conn:
@@ -179,7 +206,7 @@ def test_backup_of_a_database_that_is_not_formwork_is_refused_and_the_live_rows_
     source = backup(foreign, tmp_path / "foreign.backup")
     foreign.dispose()
     rt = Runtime(whole_database_url)
-    rt.create_system_tables()
+    rt.migrate()
     install_app(rt, build_app(ACCOUNT, QUOTE))
     rt.records().create("account", {"name": "Kept"})
     before = snapshot(rt)
