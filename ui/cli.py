@@ -8,6 +8,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -239,14 +240,40 @@ def demo(count: int, seed: int | None) -> None:
 
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--verify", is_flag=True,
+              help="Check FILE without restoring it: manifest, checksum, integrity, Formwork tables, revision.")
 @friendly
-def backup(file: Path) -> None:
-    """Write a consistent backup of the database to FILE."""
+def backup(file: Path, verify: bool) -> None:
+    """Write a consistent backup of the database to FILE (or check FILE with --verify)."""
     from engine.backup import backup as run_backup
+    from engine.runtime import Runtime
 
+    if verify:
+        summary = verify_backup_file(Runtime.from_config(load_config(), create=False), file)
+        click.echo("\n".join(describe_backup(summary)))
+        return
     rt = runtime()
     run_backup(rt.engine, file)
     click.echo(f"Backed up to {file} ({file.stat().st_size:,} bytes)")
+
+
+def verify_backup_file(rt, file: Path):
+    from engine.backup import verify_backup
+
+    try:
+        return verify_backup(rt.engine, file)
+    finally:
+        rt.dispose()
+
+
+def describe_backup(summary) -> list[str]:
+    """The lines `backup --verify` prints about a backup that passed its checks."""
+    created = summary.created_at or "unknown (a plain database file of an older Formwork, without a manifest)"
+    return [f"{summary.source}: OK",
+            f"  created at:      {created}",
+            f"  schema revision: {summary.revision or 'none'}",
+            f"  tables:          {summary.tables}",
+            f"  rows:            {summary.rows:,}"]
 
 
 @main.command()
@@ -254,18 +281,26 @@ def backup(file: Path) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask before replacing the database's contents.")
 @friendly
 def restore(file: Path, yes: bool) -> None:
-    """Replace the database's contents with the backup in FILE."""
+    """Replace the database's contents with the backup in FILE, once it passed every check."""
     from engine.backup import restore as run_restore
     from engine.runtime import Runtime
 
     if not yes and not click.confirm(f"Replace everything in the database with {file}?", default=False):
         raise Failure("cancelled; nothing was changed")
     rt = Runtime.from_config(load_config())
-    with click.progressbar(length=100, label="Restoring", file=sys.stderr) as bar:
+    with ExitStack() as stack:
+        bar = None
+
         def progress(done: int, total: int) -> None:
+            # The bar starts with the copy, once the checks passed, so a refusal prints one line only.
+            nonlocal bar
+            if bar is None:
+                bar = stack.enter_context(click.progressbar(length=100, label="Restoring", file=sys.stderr))
             bar.update(done * 100 // max(total, 1) - bar.pos)
-        run_restore(rt.engine, file, progress=progress)
-    click.echo(f"Restored from {file}")
+        summary = run_restore(rt.engine, file, progress=progress)
+    click.echo(f"Restored from {file}: {summary.tables} tables, {summary.rows:,} rows")
+    if summary.needs_migration:
+        click.echo("The backup is of an older schema revision: run `formwork migrate` before starting Formwork.")
 
 
 # -- audit ----------------------------------------------------------------------------------

@@ -149,15 +149,70 @@ def test_install_of_a_missing_folder_fails_with_one_line(initialised, tmp_path):
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_backup_and_restore_round_trip(initialised, tmp_path, database_url):
-    if not database_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL backups are tested on a database of their own in tests/engine/test_backup.py")
-    initialised("demo", "--records", "50", "--seed", "1")
-    target = tmp_path / "copy.db"
-    assert initialised("backup", str(target)).exit_code == 0
-    result = initialised("restore", str(target), "--yes")
-    assert result.exit_code == 0
+@pytest.fixture
+def whole(tmp_path, whole_database_url, monkeypatch):
+    """An initialised installation on a database of its own, as pg_dump backs up a whole database."""
+    monkeypatch.setenv("FORMWORK_INSTANCE", str(tmp_path / "instance"))
+    monkeypatch.setenv("FORMWORK_DATABASE_URL", whole_database_url)
+    monkeypatch.delenv("FORMWORK_ADMIN_PASSWORD", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    assert invoke("init").exit_code == 0
+    return invoke
+
+
+@pytest.fixture
+def backed_up(whole, tmp_path):
+    target = tmp_path / "formwork.backup"
+    assert whole("backup", str(target)).exit_code == 0
+    return target
+
+
+def test_backup_and_restore_round_trip(whole, tmp_path):
+    assert whole("demo", "--records", "50", "--seed", "1").exit_code == 0
+    target = tmp_path / "copy.backup"
+    assert whole("backup", str(target)).exit_code == 0
+    result = whole("restore", str(target), "--yes")
+    assert result.exit_code == 0, result.output
     assert "Restored from" in result.output
+
+
+def test_restore_of_an_older_revision_says_to_run_migrate(whole, backed_up, monkeypatch):
+    from engine import migrate
+
+    head = migrate.known_revisions()
+    monkeypatch.setattr(migrate, "known_revisions", lambda: [*head, "9999"])
+    result = whole("restore", str(backed_up), "--yes")
+    assert result.exit_code == 0, result.output
+    assert "run `formwork migrate`" in result.output
+
+
+def test_backup_verify_prints_a_summary_of_a_good_backup(whole, backed_up):
+    result = whole("backup", "--verify", str(backed_up))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == f"{backed_up}: OK"
+    assert "created at:" in result.output and "schema revision:" in result.output
+    assert "tables:" in result.output and "rows:" in result.output
+
+
+def test_backup_verify_of_a_truncated_backup_fails_with_one_line(whole, backed_up):
+    backed_up.write_bytes(backed_up.read_bytes()[:1000])
+    result = whole("backup", "--verify", str(backed_up))
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [f"Error: {backed_up} is truncated or damaged: "
+                                                  "the end of the file is missing; restore from another backup"]
+
+
+def test_restore_of_a_file_that_is_not_a_backup_fails_with_one_line(whole, tmp_path):
+    source = tmp_path / "notes.txt"
+    source.write_text("not a backup", encoding="utf-8")
+    result = whole("restore", str(source), "--yes")
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1
+    assert "is not a Formwork backup" in result.output
 
 
 def test_formula_check_prints_the_type_and_the_fields_it_reads(initialised):
