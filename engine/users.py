@@ -16,6 +16,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from engine import audit, org
 from engine.db import fw_api_token, fw_department, fw_role, fw_user, fw_user_role, utcnow
 from engine.errors import FormworkError, PermissionDenied
+from engine.passwords import is_common_password, is_one_repeated_character
 from engine.permissions import load_permissions, refuse_rights_beyond, role_rights
 from engine.security import SYSTEM, Actor
 
@@ -72,6 +73,10 @@ def password_problems(password: str, username: str) -> list[str]:
         problems.append("a password cannot be the username")
     if password.isdigit():
         problems.append("a password cannot be only digits")
+    if is_one_repeated_character(password):
+        problems.append("a password cannot be one character repeated")
+    if is_common_password(password):
+        problems.append("that password is on the list of commonly used passwords; choose a less common one")
     return problems
 
 
