@@ -165,6 +165,17 @@ fw_api_token = sa.Table(
     sa.Column("revoked_at", UTCDateTime),
 )
 
+# Sign-in locks per username (known or not, so a lock tells nothing about which accounts exist):
+# failures in the current burst, how many bursts ended in a lock (each doubles the next), and until when.
+fw_login_lock = sa.Table(
+    "fw_login_lock", system_metadata,
+    sa.Column("username", sa.String(63), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False, default=0),
+    sa.Column("strikes", sa.Integer, nullable=False, default=0),
+    sa.Column("last_failure_at", UTCDateTime, nullable=False),
+    sa.Column("locked_until", UTCDateTime),
+)
+
 # Recent login attempts, for throttling only (the audit log keeps the lasting record of logins);
 # rows older than a day are pruned as new attempts arrive.
 fw_login_attempt = sa.Table(
