@@ -93,6 +93,9 @@ fw_user = sa.Table(
     sa.Column("failed_logins", sa.Integer, nullable=False, default=0),
     sa.Column("last_login_at", UTCDateTime),
     sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    # Every web session and remember-me token carries the generation it began in; raising it
+    # (logout, password change, deactivation, role change) ends them all on the next request.
+    sa.Column("session_generation", sa.Integer, nullable=False, default=0, server_default="0"),
 )
 
 fw_role = sa.Table(
@@ -161,6 +164,20 @@ fw_api_token = sa.Table(
     sa.Column("scope", sa.String(8), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     sa.Column("expires_at", UTCDateTime),
+    sa.Column("last_used_at", UTCDateTime),
+    sa.Column("revoked_at", UTCDateTime),
+)
+
+# "Remember me" tokens: a SHA-256 digest of 256 random bits per login, valid until it expires, is
+# revoked, or its user's session generation moves past the one it was issued in.
+fw_remember_token = sa.Table(
+    "fw_remember_token", system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("fw_user.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("generation", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Column("last_used_at", UTCDateTime),
     sa.Column("revoked_at", UTCDateTime),
 )

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from engine import audit, org
+from engine import audit, org, sessions
 from engine.db import fw_api_token, fw_department, fw_role, fw_user, fw_user_role, utcnow
 from engine.errors import FormworkError, PermissionDenied
 from engine.passwords import is_common_password, is_one_repeated_character
@@ -139,18 +139,20 @@ def user_id(conn: Connection, username: str) -> int:
 
 def set_password(conn: Connection, username: str, password: str, *, actor: Actor = SYSTEM,
                  now: datetime | None = None) -> None:
-    """Replaces a user's password (it must pass the policy) and clears their failed-login count."""
+    """Replaces a user's password (it must pass the policy), clears their failed-login count and
+    ends their sessions, so whoever held the old password is signed out too."""
     _require_good_password(password, username)
     target = user_id(conn, username)
     conn.execute(sa.update(fw_user).where(fw_user.c.id == target)
                  .values(password_hash=hash_password(password), failed_logins=0))
+    sessions.end_sessions(conn, target, "password_change", actor=actor, now=now)
     audit.write_entry(conn, actor, "password_change", "fw_user", target, detail={"username": username},
                       at=now or utcnow())
 
 
 def set_roles(conn: Connection, username: str, roles: Iterable[str], *, actor: Actor = SYSTEM,
               now: datetime | None = None) -> None:
-    """Replaces a user's roles; audited with the old and new lists."""
+    """Replaces a user's roles; audited with the old and new lists. A change ends the user's sessions."""
     target = user_id(conn, username)
     roles = sorted(set(roles))
     _require_roles(conn, roles)
@@ -161,12 +163,14 @@ def set_roles(conn: Connection, username: str, roles: Iterable[str], *, actor: A
         conn.execute(sa.insert(fw_user_role).values(user_id=target, role=role))
     audit.write_entry(conn, actor, "user_change", "fw_user", target, changes={"roles": (old, roles)},
                       detail={"username": username}, at=now or utcnow())
+    if old != roles:
+        sessions.end_sessions(conn, target, "role_change", actor=actor, now=now)
 
 
 def update_user(conn: Connection, username: str, *, actor: Actor = SYSTEM, now: datetime | None = None,
                 **values: object) -> None:
     """Changes a user's profile: display_name, email, department_id, manager_id, locale, timezone,
-    is_admin; audited with every changed value."""
+    is_admin; audited with every changed value. Granting or removing is_admin ends the user's sessions."""
     allowed = {"display_name", "email", "department_id", "manager_id", "locale", "timezone", "is_admin"}
     unknown = sorted(set(values) - allowed)
     if unknown:
@@ -179,16 +183,19 @@ def update_user(conn: Connection, username: str, *, actor: Actor = SYSTEM, now: 
     conn.execute(sa.update(fw_user).where(fw_user.c.id == target).values(values))
     audit.write_entry(conn, actor, "user_change", "fw_user", target, changes=changes,
                       detail={"username": username}, at=now or utcnow())
+    if "is_admin" in changes:
+        sessions.end_sessions(conn, target, "role_change", actor=actor, now=now)
 
 
 def deactivate_user(conn: Connection, username: str, *, actor: Actor = SYSTEM, now: datetime | None = None) -> None:
-    """Stops a user from signing in and revokes their API tokens; their records stay theirs until
-    reassigned (see ownership.reassign_records)."""
+    """Stops a user from signing in, ends their sessions and revokes their API tokens; their records
+    stay theirs until reassigned (see ownership.reassign_records)."""
     now = now or utcnow()
     target = user_id(conn, username)
     conn.execute(sa.update(fw_user).where(fw_user.c.id == target).values(active=False))
     conn.execute(sa.update(fw_api_token).where(fw_api_token.c.user_id == target,
                                                fw_api_token.c.revoked_at.is_(None)).values(revoked_at=now))
+    sessions.end_sessions(conn, target, "deactivation", actor=actor, now=now)
     audit.write_entry(conn, actor, "user_deactivate", "fw_user", target, detail={"username": username}, at=now)
 
 
