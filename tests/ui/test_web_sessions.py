@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from engine.db import fw_user, write_transaction
-from engine.users import create_user, deactivate_user, set_password, set_roles
+from engine.users import create_user, deactivate_user, reactivate_user, set_password, set_roles
 from tests.ui.conftest import _app, login
 
 PASSWORD = "plum tree in spring"
@@ -36,8 +36,8 @@ def copy_of(app, client, *names: str):
     thief = app.test_client()
     for name in names:
         cookie = client.get_cookie(name)
-        if cookie is not None:
-            thief.set_cookie(name, cookie.value)
+        assert cookie is not None, f"the browser holds no {name} cookie to copy"
+        thief.set_cookie(name, cookie.value)
     return thief
 
 
@@ -79,10 +79,13 @@ def test_session_from_before_a_password_change_is_refused(app, ui_runtime, perso
     assert not loads_page(copy_of(app, client, "fw_remember"))
 
 
-def test_deactivation_ends_sessions(app, ui_runtime, person):
+def test_deactivation_ends_sessions_for_good_even_after_reactivation(app, ui_runtime, person):
     client = signed_in(app, person)
     with write_transaction(ui_runtime.engine) as conn:
         deactivate_user(conn, person)
+    assert not loads_page(client)
+    with write_transaction(ui_runtime.engine) as conn:
+        reactivate_user(conn, person)
     assert not loads_page(client)
 
 
@@ -189,12 +192,6 @@ def remembered_login(app, person, **environ):
                                   **environ)
 
 
-def test_plain_http_gets_no_secure_flag_and_no_hsts(app, person):
-    response = remembered_login(app, person)
-    assert all("Secure" not in c for c in cookie_headers(response, "session") + cookie_headers(response, "fw_remember"))
-    assert "Strict-Transport-Security" not in response.headers
-
-
 def test_secure_cookies_setting_marks_both_cookies_secure_and_sends_hsts(ui_database_url, instance_path, person):
     app = _app(ui_database_url, instance_path, WTF_CSRF_ENABLED=False, SECURE_COOKIES=True)
     response = remembered_login(app, person)
@@ -204,7 +201,13 @@ def test_secure_cookies_setting_marks_both_cookies_secure_and_sends_hsts(ui_data
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
-def test_an_https_request_gets_secure_cookies_by_default(app, person):
-    response = remembered_login(app, person, base_url="https://crm.example")
-    assert all("Secure" in c for c in cookie_headers(response, "session") + cookie_headers(response, "fw_remember"))
-    assert "Strict-Transport-Security" in response.headers
+def test_by_default_cookies_are_secure_over_https_and_not_over_plain_http(app, person):
+    def secure_everywhere(response) -> bool:
+        both = cookie_headers(response, "session") + cookie_headers(response, "fw_remember")
+        return len(both) == 2 and all("Secure" in c for c in both)
+
+    plain = remembered_login(app, person)
+    assert not any("Secure" in c for c in plain.headers.getlist("Set-Cookie"))
+    assert "Strict-Transport-Security" not in plain.headers
+    https = remembered_login(app, person, base_url="https://crm.example")
+    assert secure_everywhere(https) and "Strict-Transport-Security" in https.headers
