@@ -9,16 +9,24 @@ import os
 import click
 
 from engine.config import load_config
+from engine.errors import FormworkError
 from engine.runtime import Runtime
-from ui.cli import DEFAULT_APP, init_instance, serve_app
+from ui.cli import DEFAULT_APP, init_instance, migrate_database, serve_app
 
 DEMO_RECORDS = int(os.environ.get("FORMWORK_DEMO_RECORDS", "2000"))
 
 
 def main() -> None:
+    try:
+        start()
+    except FormworkError as exc:
+        raise SystemExit(f"Error: {exc}") from None
+
+
+def start() -> None:
     config = load_config()
     rt = Runtime.from_config(config)
-    rt.create_system_tables()
+    migrate_database(rt)
     if init_instance(rt, DEFAULT_APP, config.admin_password):
         from engine.demo import generate_demo
 

@@ -85,7 +85,7 @@ def bench_sql_filter(url: str, rows: int, repeats: int) -> None:
 
     with scratch_database(url) as scratch:
         rt = Runtime(scratch)
-        rt.create_system_tables()
+        rt.migrate()
         install_app(rt, app_from_documents({"app.json": {"name": "bench", "version": "1.0.0", "label": "Bench"},
                                             "entities/deal.json": DEAL}))
         table = rt.registry().table("deal")

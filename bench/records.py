@@ -58,7 +58,7 @@ def main() -> None:
 
 def run(url: str, rows: int, repeat: int) -> None:
     rt = Runtime(url)
-    rt.create_system_tables()
+    rt.migrate()
     install_app(rt, app_from_documents({"app.json": {"name": "bench", "version": "1.0.0", "label": "Bench"},
                                         "entities/deal.json": DEAL}))
     registry = rt.registry()

@@ -53,7 +53,7 @@ def fill(rt: Runtime, rows: int) -> int:
 
 def run(url: str, rows: int, repeat: int) -> None:
     rt = Runtime(url)
-    rt.create_system_tables()
+    rt.migrate()
     fill(rt, rows)
     dialect = rt.dialect
     from ui import create_app

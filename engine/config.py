@@ -16,6 +16,10 @@ DEFAULT_TRUSTED_PROXIES = 0
 DEFAULT_REMEMBER_DAYS = 30
 
 
+class ConfigError(FormworkError):
+    """A setting or the instance folder cannot be used; the message says which and how to fix it."""
+
+
 @dataclass(frozen=True)
 class Config:
     instance: Path
@@ -43,15 +47,16 @@ def cookies_must_be_secure(setting: bool | None, base_url: str | None, request_i
     return request_is_https or (base_url or "").lower().startswith("https://")
 
 
-class ConfigError(FormworkError):
-    """A FORMWORK_* variable holds a value Formwork cannot use."""
-
 
 def load_config(environ: Mapping[str, str] | None = None) -> Config:
     """Returns the configuration from `environ` (default os.environ), creating the instance folder."""
     env = os.environ if environ is None else environ
     instance = Path(env.get("FORMWORK_INSTANCE") or "instance").resolve()
-    instance.mkdir(parents=True, exist_ok=True)
+    try:
+        instance.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the instance folder {instance}: {exc.strerror}; "
+                          "set FORMWORK_INSTANCE to a folder this user may write") from None
     database_url = env.get("FORMWORK_DATABASE_URL") or f"sqlite:///{instance / 'formwork.db'}"
     return Config(
         instance=instance,
@@ -90,11 +95,22 @@ def _switch(env: Mapping[str, str], name: str) -> bool | None:
 
 
 def _kept_secret_key(instance: Path) -> str:
-    # Generated once and kept, so sessions survive restarts and every worker signs alike.
+    # Generated once and kept, so sessions survive restarts and every worker signs alike. Written
+    # under a temporary name and linked into place, so two processes starting at once agree.
     path = instance / "secret_key"
-    if path.exists():
+    try:
+        if path.exists():
+            return path.read_text().strip()
+        draft = instance / f".secret_key.{os.getpid()}"
+        draft.write_text(secrets.token_hex(32))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
         return path.read_text().strip()
-    key = secrets.token_hex(32)
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
+    except OSError as exc:
+        raise ConfigError(f"cannot keep the secret key in {instance}: {exc.strerror}; make the folder "
+                          "writable or set FORMWORK_SECRET_KEY") from None

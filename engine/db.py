@@ -7,11 +7,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+from engine.errors import DatabaseUnavailable
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -231,13 +234,36 @@ fw_counter = sa.Table(
 )
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Returns an SQLAlchemy engine for `url`; SQLite connections get transactional DDL and foreign keys."""
+# Saved list views, personal or shared.
+fw_saved_view = sa.Table(
+    "fw_saved_view", system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("entity", sa.String(63), nullable=False, index=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("owner_id", sa.Integer, nullable=False, index=True),
+    sa.Column("shared", sa.Boolean, nullable=False, default=False),
+    # The list's state as its query string encodes it: filters, match, sort, columns, search.
+    sa.Column("state", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+
+def make_engine(url: str, *, create: bool = True, **kwargs: Any) -> Engine:
+    """Returns an SQLAlchemy engine for `url`; SQLite connections get transactional DDL and foreign keys.
+
+    `create=False` never makes a new SQLite file: a server must not come up on an empty database
+    because a path was mistyped or a volume is not mounted. PostgreSQL connections are pinged
+    before use, so one dropped by the server is replaced instead of failing a request.
+    """
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
     engine = sa.create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _prepare_sqlite(engine)
+        if engine.url.database not in (None, "", ":memory:"):
+            _watch_sqlite_file(engine, Path(engine.url.database), create=create)
     return engine
 
 
@@ -259,15 +285,46 @@ def _prepare_sqlite(engine: Engine) -> None:
     def on_begin(conn: sa.Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
 
+    @event.listens_for(engine, "handle_error")
+    def on_error(context: sa.engine.ExceptionContext) -> None:
+        # A connection opened while the file was read-only stays read-only for ever: treat it as
+        # lost, so the pool replaces it and the next request writes again once the fault is gone.
+        if "readonly database" in str(context.original_exception):
+            context.is_disconnect = True
+
+
+def _watch_sqlite_file(engine: Engine, path: Path, *, create: bool) -> None:
+    """Each connection remembers which file it opened; one whose file was deleted or replaced is
+    dropped at checkout, before anything is read or acknowledged, and no new file is made unless
+    `create`."""
+    @event.listens_for(engine, "do_connect")
+    def refuse_missing(_dialect: Any, _record: Any, _args: Any, _params: Any) -> None:
+        if not create and not path.exists():
+            raise DatabaseUnavailable(f"no Formwork database at {path}: the file is missing; restore a "
+                                      "backup, run `formwork init`, or set FORMWORK_DATABASE_URL")
+
+    @event.listens_for(engine, "connect")
+    def remember_file(_dbapi_connection: Any, record: Any) -> None:
+        record.info["file_identity"] = _file_identity(path)
+
+    @event.listens_for(engine, "checkout")
+    def check_file(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if record.info.get("file_identity") != _file_identity(path):
+            raise sa.exc.DisconnectionError(f"{path} was deleted or replaced since it was opened")
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
+
 
 def _register_formula_functions(dbapi_connection: Any) -> None:
     from formula import sqlite_functions
 
     sqlite_functions.register(dbapi_connection)
-
-
-def create_system_tables(engine: Engine) -> None:
-    system_metadata.create_all(engine)
 
 
 @contextmanager

@@ -41,20 +41,27 @@ class ValidationError(FormworkError):
 
 
 class ConflictError(FormworkError):
-    """A stale write: someone else saved the record since `expected_version` was read."""
+    """A stale write that cannot be merged: since `expected_version` was read, someone else changed
+    `conflicting_fields` to values other than the ones this write gives them.
+
+    `changed_fields` lists everything saved by others since (the conflicting fields among them);
+    `current` is the record as it is now. Nothing was written.
+    """
 
     def __init__(self, entity: str, record_id: int, expected_version: int, current: dict[str, Any],
-                 changed_fields: list[str], changed_by: int | None, changed_at: Any):
+                 changed_fields: list[str], changed_by: int | None, changed_at: Any,
+                 conflicting_fields: list[str]):
         self.entity = entity
         self.record_id = record_id
         self.expected_version = expected_version
         self.current = current
         self.changed_fields = changed_fields
+        self.conflicting_fields = conflicting_fields
         self.changed_by = changed_by
         self.changed_at = changed_at
-        fields = ", ".join(changed_fields) or "no field values"
-        super().__init__(f"{entity} {record_id} was changed since version {expected_version} "
-                         f"(changed: {fields})")
+        fields = ", ".join(conflicting_fields) or "no field values"
+        super().__init__(f"{entity} {record_id} was changed since version {expected_version}; "
+                         f"changed on both sides to different values: {fields}")
 
 
 class NotFound(FormworkError):
@@ -66,6 +73,10 @@ class NotFound(FormworkError):
 
 class PermissionDenied(FormworkError):
     pass
+
+
+class DatabaseUnavailable(FormworkError):
+    """The database cannot be used as it is: its file is missing or was replaced, or it is read-only."""
 
 
 class SchemaChangeRefused(FormworkError):

@@ -19,6 +19,7 @@ from engine.autonumber import allocate
 from engine.computed import RecordValues
 from engine.db import write_transaction
 from engine.errors import ConflictError, FieldError, NotFound, Problems, ValidationError
+from engine.merging import UNREADABLE, MergedWrite, merge_stale_write, stored_form, values_at_version
 from engine.registry import Registry
 from engine.security import Actor, check_write, read_scope, strip_hidden
 from engine.tables import stored_fields
@@ -182,8 +183,11 @@ class RecordService:
                expected_version: int | None = None) -> dict[str, Any]:
         """Changes the given fields of one record; returns it as stored.
 
-        With `expected_version`, a record saved by someone else since then raises ConflictError
-        naming the fields they changed, and nothing is written.
+        `expected_version` is the version the values were made from (a form's, a card's). When
+        others saved since, the write is merged field by field (engine.merging): a field they did
+        not change is written, one sent back as it was at that version keeps their value, and one
+        both changed to different values raises ConflictError naming only those fields; then
+        nothing is written.
         """
         entity = self.registry.entity(entity_name)
         table = self.registry.table(entity_name)
@@ -191,9 +195,13 @@ class RecordService:
         with self._transaction() as conn:
             current = self._load_for_write(conn, entity, table, record_id)
             values = self._without_unchanged_read_only(entity, values, current)
-            check_write(self.actor, entity, "update", current, values, conn=conn)
+            merged = None
             if expected_version is not None and current["version"] != expected_version:
-                raise self._conflict(conn, entity, current, expected_version)
+                merged = self._merge_stale(conn, entity, values, current, expected_version)
+                values = merged.values
+            check_write(self.actor, entity, "update", current, values, conn=conn)
+            if merged is not None and merged.conflicts:
+                raise self._conflict(entity, current, expected_version, merged)
             problems = Problems(entity.name)
             self._refuse_unknown(entity, values, problems, None)
             columns: dict[str, Any] = {}
@@ -226,9 +234,10 @@ class RecordService:
                                .values({**changed, "version": version, "updated_at": now,
                                         "updated_by": self.actor.id})
                                .returning(*table.c)).mappings().first()
-            if row is None:
-                raise self._conflict(conn, entity, self._load_for_write(conn, entity, table, record_id),
-                                     current["version"])
+            if row is None:   # saved meanwhile despite the lock: ask rather than guess
+                fresh = self._load_for_write(conn, entity, table, record_id)
+                merged = self._merge_stale(conn, entity, values, fresh, current["version"])
+                raise self._conflict(entity, fresh, current["version"], merged)
             audit.write_entry(conn, self.actor, "update", entity.name, record_id,
                               self._diff(entity, current, changed), {"version": version}, at=now)
             return self._returned(entity, row, conn)
@@ -249,13 +258,8 @@ class RecordService:
         return kept
 
     def _same_as_stored(self, entity: EntityDef, name: str, raw: Any, current: dict[str, Any]) -> bool:
-        f = entity.field(name)
-        kind = field_type(f.type)
-        try:
-            value = kind.coerce(f, raw)
-        except FieldValueError:
-            return False
-        return (kind.to_db(f, value) if value is not None else None) == self._stored(entity, name, current)
+        posted = stored_form(entity, name, raw)
+        return posted is not UNREADABLE and posted == self._stored(entity, name, current)
 
     def _check_required_after(self, entity: EntityDef, current: dict[str, Any], changed: dict[str, Any],
                               problems: Problems) -> None:
@@ -276,16 +280,22 @@ class RecordService:
             diff[name] = (json_value(f, current.get(name)), self._json_from_db(f, stored))
         return diff
 
-    def _conflict(self, conn: Connection, entity: EntityDef, current: dict[str, Any],
-                  expected_version: int) -> ConflictError:
-        changed: list[str] = []
-        last_by, last_at = current.get("updated_by"), current.get("updated_at")
-        for entry in audit.record_history(conn, entity.name, current["id"]):
-            if entry.detail.get("version", 0) <= expected_version:
-                break
-            changed.extend(name for name in entry.changes if name not in changed)
-        return ConflictError(entity.name, current["id"], expected_version, strip_hidden(self.actor, entity, current),
-                             sorted(changed), last_by, last_at)
+    def _merge_stale(self, conn: Connection, entity: EntityDef, values: Mapping[str, Any],
+                     current: dict[str, Any], expected_version: int) -> MergedWrite:
+        """Merges a write made from `expected_version` with what the audit log says was saved since."""
+        history = audit.record_history(conn, entity.name, current["id"])
+        before = values_at_version(history, expected_version, current["version"])
+        stored = {name: self._stored(entity, name, current) for name in values
+                  if name in current and (name in RECORD_COLUMNS or entity.has_field(name))}
+        return merge_stale_write(entity, values, stored, before)
+
+    def _conflict(self, entity: EntityDef, current: dict[str, Any], expected_version: int,
+                  merged: MergedWrite) -> ConflictError:
+        visible = strip_hidden(self.actor, entity, current)
+        return ConflictError(entity.name, current["id"], expected_version, visible,
+                             [name for name in merged.changed_by_others if name in visible],
+                             current.get("updated_by"), current.get("updated_at"),
+                             [name for name in merged.conflicts if name in visible])
 
     # -- formulas: default values and validation rules ---------------------------------------
     def _apply_default_formulas(self, entity: EntityDef, columns: dict[str, Any], given: Mapping[str, Any],
@@ -340,12 +350,15 @@ class RecordService:
             return
         table = self.registry.table(entity.name)
         action = "delete" if stamp is not None else "restore"
-        conn.execute(sa.update(table).where(table.c.id.in_(ids))
-                     .values(deleted_at=stamp, version=table.c.version + 1, updated_at=now,
-                             updated_by=self.actor.id))
+        # Every version gets its audit entry, so a stale write can tell what was saved since it.
+        versions = conn.execute(sa.update(table).where(table.c.id.in_(ids))
+                                .values(deleted_at=stamp, version=table.c.version + 1, updated_at=now,
+                                        updated_by=self.actor.id)
+                                .returning(table.c.id, table.c.version)).all()
         audit.write_entries(conn, ({"at": now, "actor_id": self.actor.id, "action": action,
-                                    "entity": entity.name, "record_id": i, "changes": {}, "detail": {}}
-                                   for i in ids))
+                                    "entity": entity.name, "record_id": i, "changes": {},
+                                    "detail": {"version": version}}
+                                   for i, version in versions))
         for child, via in self.registry.children_of(entity.name):
             if child.field(via).type != "master_detail":
                 continue

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from sqlalchemy.engine import Connection
 
 from engine.config import Config, load_config
-from engine.db import create_system_tables, make_engine, utcnow
+from engine.db import make_engine, utcnow
 from engine.query import QueryService
 from engine.records import RecordService
 from engine.registry import Registry, RegistryCache
@@ -25,16 +25,19 @@ class Runtime:
         self.clock = clock
 
     @classmethod
-    def from_config(cls, config: Config | None = None) -> Runtime:
+    def from_config(cls, config: Config | None = None, **engine_options) -> Runtime:
         config = config or load_config()
-        return cls(config.database_url, config=config)
+        return cls(config.database_url, config=config, **engine_options)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def create_system_tables(self) -> None:
-        create_system_tables(self.engine)
+    def migrate(self) -> list:
+        """Brings the system tables to this version's revision; returns the migration steps applied."""
+        from engine.migrate import upgrade
+
+        return upgrade(self.engine)
 
     def registry(self, conn: Connection | None = None) -> Registry:
         """Returns the registry of the installed metadata, rebuilt if it changed since last asked."""

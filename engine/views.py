@@ -1,6 +1,6 @@
 """Saved list views (personal and shared) and the small user reads the web UI needs.
 
-Owns the `fw_saved_view` table, created beside the system tables by `create_view_tables`.
+Reads and writes the `fw_saved_view` system table.
 """
 from __future__ import annotations
 
@@ -12,25 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from engine.db import NAMING_CONVENTION, UTCDateTime, fw_user, utcnow, write_transaction
-
-view_metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
-
-fw_saved_view = sa.Table(
-    "fw_saved_view", view_metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("entity", sa.String(63), nullable=False, index=True),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("owner_id", sa.Integer, nullable=False, index=True),
-    sa.Column("shared", sa.Boolean, nullable=False, default=False),
-    # The list's state as its query string encodes it: filters, match, sort, columns, search.
-    sa.Column("state", sa.JSON, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
-)
-
-
-def create_view_tables(engine: Engine) -> None:
-    view_metadata.create_all(engine)
+from engine.db import fw_saved_view, fw_user, utcnow, write_transaction
 
 
 @dataclass(frozen=True)

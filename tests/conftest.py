@@ -38,7 +38,7 @@ def runtime(database_url):
     from engine.runtime import Runtime
 
     rt = Runtime(database_url)
-    rt.create_system_tables()
+    rt.migrate()
     yield rt
     rt.dispose()
 

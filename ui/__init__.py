@@ -11,7 +11,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.config import DEFAULT_REMEMBER_DAYS, DEFAULT_TRUSTED_PROXIES, load_config
 from engine.runtime import Runtime
-from engine.views import create_view_tables
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -19,9 +18,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     _configure(app, config or {})
     _trust_proxies(app, app.config["TRUSTED_PROXIES"])
-    runtime = Runtime(app.config["DATABASE_URL"])
-    runtime.create_system_tables()
-    create_view_tables(runtime.engine)
+    # No DDL here: workers boot in parallel; the system tables are migrated before they fork.
+    runtime = Runtime(app.config["DATABASE_URL"], create=False)
     app.extensions["formwork.runtime"] = runtime
 
     from ui import account, auth, errors, headers, i18n, navigation

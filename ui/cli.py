@@ -45,11 +45,22 @@ def friendly(command: Callable) -> Callable:
 
 
 def runtime():
+    """The runtime of an existing database at this version's revision (never creates one)."""
+    from engine.migrate import require_current
     from engine.runtime import Runtime
 
-    rt = Runtime.from_config(load_config())
-    rt.create_system_tables()
+    rt = Runtime.from_config(load_config(), create=False)
+    require_current(rt.engine)
     return rt
+
+
+def migrate_database(rt, *, echo: Callable = click.echo) -> None:
+    """Applies the pending system-table migrations, one line per step."""
+    from engine.migrate import upgrade
+
+    steps = upgrade(rt.engine, progress=lambda step: echo(f"Migrated to {step.revision}: {step.description}"))
+    if not steps:
+        echo("The database is up to date.")
 
 
 @click.group()
@@ -65,9 +76,21 @@ def main() -> None:
 @friendly
 def init(app_folder: Path) -> None:
     """Create the database, install the app and the administrator `admin`."""
+    from engine.runtime import Runtime
+
     config = load_config()
-    rt = runtime()
+    rt = Runtime.from_config(config)
+    migrate_database(rt)
     init_instance(rt, app_folder, config.admin_password)
+
+
+@main.command()
+@friendly
+def migrate() -> None:
+    """Apply the pending migrations of the system tables (one transaction)."""
+    from engine.runtime import Runtime
+
+    migrate_database(Runtime.from_config(load_config()))
 
 
 def init_instance(rt, app_folder: Path, admin_password: str | None, *, echo: Callable = click.echo) -> bool:
@@ -306,6 +329,15 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 def serve_app(host: str, port: int, workers: int) -> None:
+    """Serves the web app once the database is there and current; workers fork after the check."""
+    from engine.migrate import require_current
+    from engine.runtime import Runtime
+
+    rt = Runtime.from_config(load_config(), create=False)   # also keeps a new secret key before forking
+    try:
+        require_current(rt.engine)
+    finally:
+        rt.dispose()
     try:
         from gunicorn.app.base import BaseApplication
     except ImportError:   # Windows has no gunicorn: Werkzeug's threaded server still serves
@@ -319,6 +351,8 @@ def serve_app(host: str, port: int, workers: int) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", "-")
+            # One control socket per user home would be shared by every instance on the machine.
+            self.cfg.set("control_socket_disable", True)
 
         def load(self):
             from ui import create_app

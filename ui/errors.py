@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import NotFound, PermissionDenied
+from engine.errors import DatabaseUnavailable, NotFound, PermissionDenied
 from engine.registry import UnknownEntity
 
 log = logging.getLogger("formwork.ui")
@@ -49,6 +49,12 @@ def csrf_refused(_error: CSRFError):
                       _("The form was out of date or incomplete. Go back, reload the page and try again."))
 
 
+def database_unavailable(error: DatabaseUnavailable):
+    log.error("request %s: %s", request_id(), error)
+    return error_page(503, _("The database is unavailable"),
+                      _("Nothing was saved. An administrator has been told; try again in a few minutes."))
+
+
 def http_error(error: HTTPException):
     if error.code == 404:
         return not_found(error)
@@ -71,6 +77,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(NotFound, not_found)
     app.register_error_handler(UnknownEntity, not_found)
     app.register_error_handler(PermissionDenied, forbidden)
+    app.register_error_handler(DatabaseUnavailable, database_unavailable)
     app.register_error_handler(CSRFError, csrf_refused)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, server_error)

@@ -42,7 +42,7 @@ def test_exported_app_reinstalled_into_an_empty_database_exports_identically(run
     install_app(runtime, CRM)
     export_app(runtime, "crm_default", tmp_path / "first")
     other = Runtime(second_database_url)
-    other.create_system_tables()
+    other.migrate()
     install_app(other, tmp_path / "first")
     export_app(other, "crm_default", tmp_path / "second")
     other.dispose()

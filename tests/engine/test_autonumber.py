@@ -11,7 +11,7 @@ from engine.runtime import Runtime
 
 def test_concurrent_inserts_on_postgresql_get_unique_gap_free_numbers(pg_schema_url):
     rt = Runtime(pg_schema_url, pool_size=10)
-    rt.create_system_tables()
+    rt.migrate()
     account = {"name": "account", "label": {"en": "Account"}, "plural_label": {"en": "Accounts"},
                "fields": [{"name": "name", "type": "text", "label": {"en": "Name"}}]}
     install_app(rt, build_app(account, QUOTE))

@@ -13,7 +13,7 @@ from engine.runtime import Runtime
 @pytest.fixture
 def filled(whole_database_url):
     rt = Runtime(whole_database_url)
-    rt.create_system_tables()
+    rt.migrate()
     install_app(rt, build_app(ACCOUNT, QUOTE))
     rt.records().bulk_create("account", [{"name": f"Account {n}", "revenue": f"{n}.25"} for n in range(50)])
     yield rt

@@ -89,13 +89,13 @@ def test_update_is_audited_with_old_and_new_values(runtime, crm):
     assert latest.changes == {"revenue": ["10.50", "12.00"]}
 
 
-def test_stale_update_raises_conflict_naming_changed_fields(runtime, crm):
+def test_stale_update_of_a_field_changed_since_raises_conflict_naming_it(runtime, crm):
     records = runtime.records()
     created = records.create("account", {"name": "Acme", "employees": 5})
     records.update("account", created["id"], {"employees": 7}, expected_version=1)
     with pytest.raises(ConflictError) as caught:
-        records.update("account", created["id"], {"name": "Acme Ltd"}, expected_version=1)
-    assert caught.value.changed_fields == ["employees"]
+        records.update("account", created["id"], {"name": "Acme Ltd", "employees": 9}, expected_version=1)
+    assert caught.value.conflicting_fields == ["employees"]
     assert caught.value.current["employees"] == 7
 
 

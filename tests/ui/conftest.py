@@ -19,6 +19,9 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 ARTIFACTS = ROOT / "test-artifacts"
+# Browser tests wait for conditions, never for a page to be fast: a loaded 2-core CI machine can
+# take many seconds for what takes milliseconds on a quiet one.
+BROWSER_TIMEOUT_MS = 60_000
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +40,7 @@ def ui_runtime(ui_database_url):
     from engine.users import create_user
 
     rt = Runtime(ui_database_url)
-    rt.create_system_tables()
+    rt.migrate()
     install_app(rt, ROOT / "apps" / "crm_default")
     with write_transaction(rt.engine) as conn:
         create_user(conn, "admin", password=ADMIN_PASSWORD, display_name="Administrator", is_admin=True)
@@ -116,8 +119,9 @@ def browser():
         if running_in_ci():
             pytest.fail(f"Chromium is required under CI=true at {CHROMIUM}")
         pytest.skip(f"no Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=BROWSER_TIMEOUT_MS)
     with sync_playwright() as playwright:
         found = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield found
@@ -160,7 +164,7 @@ def page(browser, live_server, admin_password):
     """A Chromium page logged in as admin on the live server; `page.base` is the server's URL."""
     context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(BROWSER_TIMEOUT_MS)
     page.goto(f"{live_server}/login")
     page.fill("#username", "admin")
     page.fill("#password", admin_password)

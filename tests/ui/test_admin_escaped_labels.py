@@ -22,7 +22,7 @@ def escaping_app(tmp_path_factory):
 
     url = f"sqlite:///{tmp_path_factory.mktemp('escape') / 'escape.db'}"
     runtime = Runtime(url)
-    runtime.create_system_tables()
+    runtime.migrate()
     gadget = entity_doc("gadget", [{"name": "name", "type": "text", "label": {"en": f"{MARKUP} name"}},
                                    {"name": "note", "type": "text", "label": {"en": f"Note {MARKUP}"}}],
                         label={"en": f"Gadget {MARKUP}"}, plural_label={"en": f"Gadgets {MARKUP}"})

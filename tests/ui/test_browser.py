@@ -20,7 +20,8 @@ def wait_for_htmx(page) -> None:
     page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-added, .htmx-settling')")
 
 
-def wait_for(check, timeout: float = 5.0):
+def wait_for(check, timeout: float = 60.0):
+    """Polls `check` until it holds; generous, as the page fixture's timeouts are, for a busy machine."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -126,7 +127,9 @@ def test_a_stale_edit_shows_the_conflict_and_keeps_what_was_typed(page, make, un
     page.fill("#phone", "010-12345678")
     page.click("button:has-text('Save')")
     assert page.locator(".fw-conflict").is_visible()
+    assert page.locator(".fw-merge tbody tr").count() == 1
     assert page.locator(".fw-theirs").first.inner_text() == "Shanghai"
+    assert page.locator("input[name=merge_city]:checked").count() == 0
     assert page.input_value("#city") == "Shenzhen"
     assert page.input_value("#phone") == "010-12345678"
     page.screenshot(path=str(artifacts / "conflict.png"), full_page=False)

@@ -44,14 +44,27 @@ def test_kanban_move_saves_the_stage_with_the_version(client, make, unique, ui_r
     assert ui_runtime.query().get("opportunity", opp["id"])["stage"] == "needs_confirmed"
 
 
-def test_kanban_move_with_a_stale_version_is_refused(client, make, unique, ui_runtime, admin_actor):
+def test_a_stale_kanban_move_keeps_what_a_colleague_changed_meanwhile(client, make, unique, ui_runtime,
+                                                                     admin_actor):
     account = make("account", name=f"Kanban {unique}")
     opp = make("opportunity", name=f"Stale {unique}", stage="initial_contact", account=account["id"],
-               close_date="2031-01-31")
+               close_date="2031-01-31", next_step="email")
     ui_runtime.records(admin_actor).update("opportunity", opp["id"], {"next_step": "call"})
     response = client.post(f"/app/opportunity/{opp['id']}/move", data={"value": "demo", "version": "1"})
+    body = response.get_json()
+    assert (body["ok"], body["version"]) == (True, 3)
+    saved = ui_runtime.query().get("opportunity", opp["id"])
+    assert (saved["stage"], saved["next_step"]) == ("demo", "call")
+
+
+def test_a_stale_kanban_move_of_a_card_moved_meanwhile_is_refused(client, make, unique, ui_runtime, admin_actor):
+    account = make("account", name=f"Kanban {unique}")
+    opp = make("opportunity", name=f"Moved {unique}", stage="initial_contact", account=account["id"],
+               close_date="2031-01-31")
+    ui_runtime.records(admin_actor).update("opportunity", opp["id"], {"stage": "needs_confirmed"})
+    response = client.post(f"/app/opportunity/{opp['id']}/move", data={"value": "demo", "version": "1"})
     assert response.status_code == 409 and response.get_json()["ok"] is False
-    assert ui_runtime.query().get("opportunity", opp["id"])["stage"] == "initial_contact"
+    assert ui_runtime.query().get("opportunity", opp["id"])["stage"] == "needs_confirmed"
 
 
 def test_kanban_move_to_an_unknown_stage_is_a_validation_message(client, make, unique):

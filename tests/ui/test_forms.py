@@ -2,6 +2,72 @@
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
+
+from werkzeug.datastructures import MultiDict
+
+from engine.audit import record_history
+
+
+class BrowserPost(HTMLParser):
+    """What a browser posts for the form `form_id` of a page: its enabled controls with their values
+    (inputs outside it that name it with `form=` included, disabled fieldsets left out)."""
+
+    def __init__(self, form_id: str = "record-form"):
+        super().__init__()
+        self.form_id = form_id
+        self.pairs: list[tuple[str, str]] = []
+        self.in_form = False
+        self.fieldsets: list[bool] = []
+        self.select: tuple[str, bool, list[str], list[str]] | None = None
+        self.textarea: tuple[str, list[str]] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.in_form = a.get("id") == self.form_id
+        elif tag == "fieldset":
+            self.fieldsets.append("disabled" in a)
+        elif tag == "option" and self.select is not None:
+            self.select[2].append(a.get("value", ""))
+            if "selected" in a:
+                self.select[3].append(a.get("value", ""))
+        owned = self.in_form or a.get("form") == self.form_id
+        if not owned or not a.get("name") or "disabled" in a or any(self.fieldsets):
+            return
+        if tag == "select":
+            self.select = (a["name"], "multiple" in a, [], [])
+        elif tag == "textarea":
+            self.textarea = (a["name"], [])
+        elif tag == "input" and a.get("type") in ("checkbox", "radio"):
+            if "checked" in a:
+                self.pairs.append((a["name"], a.get("value", "on")))
+        elif tag == "input" and a.get("type") not in ("file", "submit", "button"):
+            self.pairs.append((a["name"], a.get("value", "")))
+
+    def handle_data(self, data):
+        if self.textarea is not None:
+            self.textarea[1].append(data)
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.in_form = False
+        elif tag == "fieldset" and self.fieldsets:
+            self.fieldsets.pop()
+        elif tag == "textarea" and self.textarea is not None:
+            self.pairs.append((self.textarea[0], "".join(self.textarea[1]).removeprefix("\n")))
+            self.textarea = None
+        elif tag == "select" and self.select is not None:
+            name, multiple, options, selected = self.select
+            chosen = selected if multiple or selected else options[:1]
+            self.pairs.extend((name, value) for value in chosen)
+            self.select = None
+
+
+def browser_post(html: str) -> MultiDict:
+    parser = BrowserPost()
+    parser.feed(html)
+    return MultiDict(parser.pairs)
 
 
 def test_new_form_has_a_labelled_input_per_layout_field(client):
@@ -75,6 +141,68 @@ def test_merging_a_conflict_saves_the_chosen_values_against_the_new_version(clie
     assert (saved["name"], saved["city"]) == (f"Merged {unique}", "Shanghai")
 
 
+def test_two_tabs_saving_different_fields_keep_both_changes(client, make, unique, ui_runtime):
+    account = make("account", name=f"Tabs {unique}", city="北京", email=f"old-{unique}@example.com")
+    url = f"/app/account/{account['id']}/edit"
+    tab_a = browser_post(client.get(url).get_data(as_text=True))
+    tab_b = browser_post(client.get(url).get_data(as_text=True))
+    tab_a["city"] = "上海"
+    assert client.post(url, data=tab_a).status_code == 302
+    tab_b["email"] = f"b-{unique}@example.com"
+    assert client.post(url, data=tab_b).status_code == 302
+    saved = ui_runtime.query().get("account", account["id"])
+    assert (saved["city"], saved["email"]) == ("上海", f"b-{unique}@example.com")
+    with ui_runtime.engine.connect() as conn:
+        tab_b_entry, tab_a_entry = [e for e in record_history(conn, "account", account["id"])
+                                    if e.action == "update"]
+    assert tab_b_entry.changes == {"email": [f"old-{unique}@example.com", f"b-{unique}@example.com"]}
+    assert tab_a_entry.changes == {"city": ["北京", "上海"]}
+
+
+def _stale_city_edit(client, make, unique, ui_runtime, admin_actor):
+    """A form loaded at version 1; then a colleague changes City and Phone; the form's City is changed."""
+    account = make("account", name=f"Both {unique}", city="北京", phone="010-1111")
+    url = f"/app/account/{account['id']}/edit"
+    form = browser_post(client.get(url).get_data(as_text=True))
+    ui_runtime.records(admin_actor).update("account", account["id"], {"city": "上海", "phone": "021-2222"})
+    form["city"] = "广州"
+    return account, url, form
+
+
+def test_a_field_both_changed_is_the_only_one_offered_and_nothing_is_chosen(client, make, unique, ui_runtime,
+                                                                           admin_actor):
+    account, url, form = _stale_city_edit(client, make, unique, ui_runtime, admin_actor)
+    response = client.post(url, data=form)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert re.findall(r'name="merge_(\w+)"', html) == ["city", "city"]
+    assert not re.search(r'name="merge_city"[^>]*checked', html)
+    assert 'class="fw-theirs">上海<' in html and 'class="fw-yours">广州<' in html
+    assert 'value="021-2222"' in html and 'value="010-1111"' not in html
+    assert ui_runtime.query().get("account", account["id"])["city"] == "上海"
+
+
+def test_saving_a_conflict_without_a_choice_is_refused_beside_the_field(client, make, unique, ui_runtime,
+                                                                      admin_actor):
+    account, url, form = _stale_city_edit(client, make, unique, ui_runtime, admin_actor)
+    again = browser_post(client.post(url, data=form).get_data(as_text=True))
+    response = client.post(url, data=again)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert re.search(r'id="city-error">Choose their value or yours.<', html)
+    assert ui_runtime.query().get("account", account["id"])["city"] == "上海"
+
+
+def test_choosing_a_value_on_the_conflict_page_saves_it_and_keeps_the_colleagues_other_change(
+        client, make, unique, ui_runtime, admin_actor):
+    account, url, form = _stale_city_edit(client, make, unique, ui_runtime, admin_actor)
+    again = browser_post(client.post(url, data=form).get_data(as_text=True))
+    again["merge_city"] = "mine"
+    assert client.post(url, data=again).status_code == 302
+    saved = ui_runtime.query().get("account", account["id"])
+    assert (saved["city"], saved["phone"]) == ("广州", "021-2222")
+
+
 def test_file_upload_is_stored_and_downloadable(client, make, unique):
     import io
 
@@ -93,7 +221,7 @@ def test_file_picked_is_kept_when_the_save_is_refused(client, make, unique):
 
     account = make("account", name=f"Kept {unique}")
     response = client.post(f"/app/account/{account['id']}/edit", data={
-        "name": "", "version": "1", "business_licence": (io.BytesIO(b"kept bytes"), "kept.pdf")},
+        "name": "", "version": "1", "business_licence": (io.BytesIO(b"%PDF-1.4 kept bytes"), "kept.pdf")},
         content_type="multipart/form-data")
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and "kept.pdf is kept" in html
@@ -101,7 +229,7 @@ def test_file_picked_is_kept_when_the_save_is_refused(client, make, unique):
     saved = client.post(f"/app/account/{account['id']}/edit", data={
         "name": f"Kept {unique}", "version": "1", "business_licence__kept": token})
     assert saved.status_code == 302
-    assert client.get(f"/app/account/{account['id']}/files/business_licence").data == b"kept bytes"
+    assert client.get(f"/app/account/{account['id']}/files/business_licence").data == b"%PDF-1.4 kept bytes"
 
 
 def test_file_picked_is_kept_through_a_conflict(client, make, unique, ui_runtime, admin_actor):
@@ -110,8 +238,8 @@ def test_file_picked_is_kept_through_a_conflict(client, make, unique, ui_runtime
     account = make("account", name=f"Conflict file {unique}")
     ui_runtime.records(admin_actor).update("account", account["id"], {"city": "Shanghai"})
     response = client.post(f"/app/account/{account['id']}/edit", data={
-        "name": f"Conflict file {unique}", "version": "1",
-        "business_licence": (io.BytesIO(b"conflict bytes"), "c.pdf")}, content_type="multipart/form-data")
+        "name": f"Conflict file {unique}", "city": "Shenzhen", "version": "1",
+        "business_licence": (io.BytesIO(b"%PDF-1.4 conflict bytes"), "c.pdf")}, content_type="multipart/form-data")
     assert response.status_code == 409
     assert 'name="business_licence__kept"' in response.get_data(as_text=True)
 

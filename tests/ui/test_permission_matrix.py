@@ -179,7 +179,7 @@ def world(database_url, tmp_path_factory) -> World:
     from ui import create_app
 
     runtime = Runtime(database_url)
-    runtime.create_system_tables()
+    runtime.migrate()
     install_app(runtime, ROOT / "apps" / "crm_default")
     ids = build_records(runtime, build_people(runtime))
     columns = {name: ",".join(f.name for f in entity.fields) for name, entity in runtime.registry().entities.items()}

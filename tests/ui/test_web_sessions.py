@@ -73,10 +73,11 @@ def test_two_logins_get_different_remember_tokens(app, person):
 
 def test_session_from_before_a_password_change_is_refused(app, ui_runtime, person):
     client = signed_in(app, person, remember=True)
+    remembered = copy_of(app, client, "fw_remember")
     with write_transaction(ui_runtime.engine) as conn:
         set_password(conn, person, "another good passphrase")
     assert not loads_page(client)
-    assert not loads_page(copy_of(app, client, "fw_remember"))
+    assert not loads_page(remembered)
 
 
 def test_deactivation_ends_sessions_for_good_even_after_reactivation(app, ui_runtime, person):
@@ -98,10 +99,11 @@ def test_role_change_ends_sessions(app, ui_runtime, person):
 
 def test_log_out_everywhere_on_the_account_page_ends_every_browser(app, person):
     here, elsewhere = signed_in(app, person), signed_in(app, person, remember=True)
+    remembered = copy_of(app, elsewhere, "fw_remember")
     assert "Log out everywhere" in here.get("/account").get_data(as_text=True)
     assert here.post("/account/sessions/end").status_code == 302
     assert not loads_page(here) and not loads_page(elsewhere)
-    assert not loads_page(copy_of(app, elsewhere, "fw_remember"))
+    assert not loads_page(remembered)
 
 
 def test_user_menu_links_to_the_account_page(app, person):

@@ -1,6 +1,8 @@
 """Kanban boards (a column per stage value, drag to move) and calendars (month and week).
 
-A move saves through RecordService.update with the card's version; a refusal goes back to the card.
+A move saves through RecordService.update with the card's version, which merges a stale move: what
+colleagues changed on the record meanwhile stands, and only a card they moved to another stage is
+refused. A refusal goes back to the card.
 """
 from __future__ import annotations
 
@@ -130,7 +132,8 @@ def kanban_cards(entity: str):
 
 @records_bp.route("/app/<entity>/<int:record_id>/move", methods=["POST"])
 def move(entity: str, record_id: int):
-    """Moves a card: sets the stage field, refusing a stale version. Answers JSON for the board."""
+    """Moves a card: sets the stage field alone, from the card's version, so a stale card changes
+    nothing else; refused (409) when someone moved it to another stage since. Answers JSON."""
     definition = registry().entity(entity)
     view = board_view(definition)
     value = request.form.get("value", "")

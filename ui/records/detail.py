@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
 from engine.audit import record_history
@@ -20,7 +20,7 @@ from ui.context import locale, query, records, registry, runtime
 from ui.records import records_bp
 from ui.records.changes import ChangeText
 from ui.records.display import Cell, Column, References, cell, columns_of, record_title
-from ui.records.forms import FileStore, form_sections
+from ui.records.forms import form_sections
 from ui.records.listing import default_columns, default_view
 from ui.records.localtime import to_local
 from ui.records.visibility import hidden_names, readable, record_layout
@@ -74,14 +74,6 @@ class HistoryEntry:
     who: str
     action: str
     changes: list[tuple[str, str, str]]
-
-
-def file_store() -> FileStore:
-    from pathlib import Path
-
-    from flask import current_app
-
-    return FileStore(Path(current_app.config["INSTANCE_PATH"]) / "files")
 
 
 def header_fields(entity: EntityDef) -> list[str]:
@@ -236,17 +228,3 @@ def delete(entity: str, record_id: int):
         return redirect(url_for("records.show", entity=entity, record_id=record_id))
     flash(_("%(label)s deleted.", label=label_text(definition.label, locale())), "success")
     return redirect(url_for("records.list_records", entity=entity))
-
-
-@records_bp.route("/app/<entity>/<int:record_id>/files/<field>")
-def download(entity: str, record_id: int, field: str):
-    definition = registry().entity(entity)
-    record = query().get(entity, record_id)
-    if not definition.has_field(field) or definition.field(field).type != "file" or not record.get(field):
-        abort(404)
-    value = record[field]
-    path = file_store().path(value["key"])
-    if path is None:
-        abort(404)
-    return send_file(path, mimetype=value.get("content_type") or "application/octet-stream",
-                     as_attachment=request.args.get("inline") != "1", download_name=value["name"])

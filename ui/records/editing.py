@@ -1,7 +1,11 @@
 """Create and edit pages: the runtime form, the engine's errors beside fields, and stale-save merging.
 
-A stale save (ConflictError) shows who changed what, both values per field, keeps what the user
-typed, and saves against the new version once they choose per field.
+The form posts every field with the version it was loaded at; the engine (RecordService.update)
+merges a stale save: the user's changes are written and the fields they left alone keep whatever
+a colleague saved meanwhile. Only fields both changed to different values come back as a
+ConflictError; the page then shows who changed the record, those fields with both values and no
+choice made, the colleague's other changes already in the form, and what the user typed. Saving
+again (against the new version) requires a choice per field: a missing one is refused beside it.
 """
 from __future__ import annotations
 
@@ -19,8 +23,8 @@ from metamodel.fieldtypes import FieldValueError, field_type
 from metamodel.model import EntityDef, FieldDef, label_text
 from ui.context import locale, query, records, registry, runtime
 from ui.records import records_bp
-from ui.records.detail import file_store
 from ui.records.display import References, cell, record_title
+from ui.records.files import file_store
 from ui.records.forms import (
     attach_errors,
     default_data,
@@ -44,10 +48,13 @@ from ui.records.visibility import (
 
 @dataclass(frozen=True)
 class ConflictField:
+    """A field both people changed: their value and the user's as shown, and the user's choice
+    ("theirs" or "mine") once made; None until then, since nothing is chosen for them."""
     name: str
     label: str
     theirs: str
     yours: str
+    chosen: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,11 +67,17 @@ class Conflict:
 @dataclass
 class Submission:
     """What a posted form asks for: the values to save, the layout state they give, the fields a
-    required_if leaves blank, and the files to keep should the save be refused."""
+    required_if leaves blank, the uploads refused for their content, and the files to keep should
+    the save be refused."""
     values: dict[str, Any]
     layout: LayoutState
     missing: list[str]
+    refused: dict[str, list[str]]
     kept: dict[str, str]
+
+    def is_incomplete(self) -> bool:
+        """Whether the form must come back before the engine is asked to save it."""
+        return bool(self.missing or self.refused)
 
 
 def _users():
@@ -145,19 +158,39 @@ def _posted_input(entity: EntityDef, form, record: dict | None) -> dict[str, Any
 def _submission(entity: EntityDef, form, record: dict | None) -> Submission:
     removed = {name for name in form._fields if request.form.get(f"{name}__remove")}
     kept_tokens = {name: request.form.get(f"{name}__kept", "") for name in form._fields}
-    values = submitted_values(entity, form, file_store(), removed, kept_tokens)
+    submitted = submitted_values(entity, form, file_store(), removed, kept_tokens)
+    values = submitted.values
     layout = record_layout(entity, _posted_input(entity, form, record))
     values = {name: value for name, value in values.items() if name in layout.visible_fields}
     candidate = {**(record or {}), **typed_values(entity, values)}
     missing = conditionally_missing(entity, layout, candidate, form._fields)
     kept = {name: kept_file_token(value) for name, value in values.items()
             if entity.field(name).type == "file" and isinstance(value, dict)}
-    return Submission(values, layout, missing, kept)
+    return Submission(values, layout, missing, submitted.refused, kept)
 
 
-def _refuse_missing(form, submission: Submission) -> None:
+def _refuse_incomplete(form, submission: Submission) -> None:
     for name in submission.missing:
         form._fields[name].errors = [_("is required")]
+    for name, messages in submission.refused.items():
+        form._fields[name].errors = list(messages)
+
+
+def _commit_files(entity: EntityDef, values: dict[str, Any]) -> None:
+    """Moves the saved record's new uploads from staging into the store."""
+    for name, value in values.items():
+        if entity.field(name).type == "file" and isinstance(value, dict):
+            file_store().commit(value["key"])
+
+
+def _discard_refused_files(entity: EntityDef, submission: Submission, exc: ValidationError) -> dict[str, str]:
+    """Removes the uploads of the fields the engine refused (too large, not an accepted type);
+    returns the kept-file tokens of the others, which the user may still save."""
+    refused = exc.by_field()
+    for name, value in submission.values.items():
+        if name in refused and entity.field(name).type == "file" and isinstance(value, dict):
+            file_store().discard(value["key"])
+    return {name: token for name, token in submission.kept.items() if name not in refused}
 
 
 @records_bp.route("/app/<entity>/new", methods=["GET", "POST"])
@@ -172,16 +205,18 @@ def new(entity: str):
     form = _build_form(definition)
     form.validate_on_submit()
     submission = _submission(definition, form, None)
-    if submission.missing:
-        _refuse_missing(form, submission)
+    if submission.is_incomplete():
+        _refuse_incomplete(form, submission)
         return _render(definition, form, record=None, errors=[], layout=submission.layout, status=422,
                        kept=submission.kept)
     try:
         created = records().create(entity, submission.values)
     except ValidationError as exc:
+        kept = _discard_refused_files(definition, submission, exc)
         errors = attach_errors(form, definition, exc.by_field(), locale())
         return _render(definition, form, record=None, errors=errors, layout=submission.layout, status=422,
-                       kept=submission.kept)
+                       kept=kept)
+    _commit_files(definition, submission.values)
     flash(_("%(label)s created.", label=label_text(definition.label, locale())), "success")
     if request.form.get("back"):
         from ui.auth import safe_next
@@ -200,23 +235,36 @@ def edit(entity: str, record_id: int):
     form = _build_form(definition)
     form.validate_on_submit()
     submission = _submission(definition, form, record)
-    if submission.missing:
-        _refuse_missing(form, submission)
+    if submission.is_incomplete():
+        _refuse_incomplete(form, submission)
         return _render(definition, form, record=record, errors=[], layout=submission.layout, status=422,
                        kept=submission.kept)
     values = submission.values
+    unchosen = _unchosen_merges(values)
+    if unchosen:
+        for name in unchosen:
+            form._fields[name].errors = [_("Choose their value or yours.")]
+        conflict = _conflict(definition, record, _merge_names(values), values, _choices(values),
+                             record.get("updated_by"), record.get("updated_at"))
+        return _render(definition, form, record=record, errors=[], layout=submission.layout, status=409,
+                       conflict=conflict, kept=submission.kept)
     values.update(_theirs_where_chosen(definition, record, values))
     version = int(form.version.data) if str(form.version.data or "").isdigit() else record["version"]
     try:
         records().update(entity, record_id, values, expected_version=version)
     except ValidationError as exc:
+        kept = _discard_refused_files(definition, submission, exc)
         errors = attach_errors(form, definition, exc.by_field(), locale())
         return _render(definition, form, record=record, errors=errors, layout=submission.layout, status=422,
-                       kept=submission.kept)
+                       kept=kept)
     except ConflictError as exc:
         form.version.data = exc.current["version"]
+        _show_their_changes(definition, form, exc)
+        conflict = _conflict(definition, exc.current, exc.conflicting_fields, values, {}, exc.changed_by,
+                             exc.changed_at)
         return _render(definition, form, record=exc.current, errors=[], layout=submission.layout, status=409,
-                       conflict=_conflict(definition, exc, values), kept=submission.kept)
+                       conflict=conflict, kept=submission.kept)
+    _commit_files(definition, values)
     flash(_("Saved."), "success")
     return redirect(url_for("records.show", entity=entity, record_id=record_id))
 
@@ -240,6 +288,23 @@ def live_layout(entity: str, record_id: int | None = None):
     return response
 
 
+def _merge_names(values: dict[str, Any]) -> list[str]:
+    """The fields the conflict page asked the user to choose for (its hidden `merge` inputs)."""
+    return [name for name in request.form.getlist("merge") if name in values]
+
+
+def _choices(values: dict[str, Any]) -> dict[str, str]:
+    """Field -> "theirs" or "mine", for each conflicting field the user chose a value for."""
+    chosen = {name: request.form.get(f"merge_{name}", "") for name in _merge_names(values)}
+    return {name: choice for name, choice in chosen.items() if choice in ("theirs", "mine")}
+
+
+def _unchosen_merges(values: dict[str, Any]) -> list[str]:
+    """The conflicting fields posted back without a choice of value."""
+    chosen = _choices(values)
+    return [name for name in _merge_names(values) if name not in chosen]
+
+
 def _theirs_where_chosen(entity: EntityDef, current: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     """For each field where the user chose the other person's value, that (current) value."""
     chosen = {}
@@ -249,19 +314,34 @@ def _theirs_where_chosen(entity: EntityDef, current: dict[str, Any], values: dic
     return chosen
 
 
-def _conflict(entity: EntityDef, exc: ConflictError, typed: dict[str, Any]) -> Conflict:
+def _show_their_changes(entity: EntityDef, form, exc: ConflictError) -> None:
+    """Puts the colleague's values into the inputs of the fields they changed and the user did not,
+    so that saving the page again keeps them rather than the values the form was loaded with."""
+    for name in exc.changed_fields:
+        if name in exc.conflicting_fields or name not in form._fields or not entity.has_field(name):
+            continue
+        f = entity.field(name)
+        if f.type != "file":
+            form._fields[name].data = input_value(f, exc.current.get(name))
+
+
+def _conflict(entity: EntityDef, current: dict[str, Any], names: list[str], typed: dict[str, Any],
+              chosen: dict[str, str], changed_by: int | None, changed_at: Any) -> Conflict:
+    """The conflict panel: who saved `current` and when, and for each of `names` both values and
+    the choice the user already made (`chosen`; a new conflict has none)."""
     lang = locale()
     with runtime().engine.connect() as conn:
-        who = user_names(conn, [exc.changed_by]).get(exc.changed_by, _("someone"))
-    refs = References(query(), runtime().engine.connect).load(entity, [exc.current], exc.changed_fields)
+        who = user_names(conn, [changed_by]).get(changed_by, _("someone"))
+    refs = References(query(), runtime().engine.connect).load(entity, [current], names)
     fields = []
-    for name in exc.changed_fields:
+    for name in names:
         if not entity.has_field(name) or name not in typed:
             continue
         f = entity.field(name)
-        theirs = cell(entity, name, exc.current, refs, lang)
-        fields.append(ConflictField(name, label_text(f.label, lang), theirs.text, _typed_text(f, typed[name], lang)))
-    return Conflict(who, exc.changed_at, fields)
+        theirs = cell(entity, name, current, refs, lang)
+        fields.append(ConflictField(name, label_text(f.label, lang), theirs.text, _typed_text(f, typed[name], lang),
+                                    chosen.get(name)))
+    return Conflict(who, changed_at, fields)
 
 
 def _typed_text(f: FieldDef, raw: Any, lang: str) -> str:

@@ -5,10 +5,8 @@ The engine validates: its errors are put beside their fields, and the record's v
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from flask import current_app
@@ -27,6 +25,7 @@ except ImportError:   # WTForms < 3.3 takes (value, label) pairs
     def SelectChoice(value: str, label: str) -> tuple[str, str]:  # noqa: N802
         return value, label
 
+from engine.files import FileStore, content_mismatch
 from engine.views import UserProfile
 from metamodel.fieldtypes import field_type
 from metamodel.model import EntityDef, FieldDef, label_text
@@ -140,27 +139,43 @@ def default_data(entity: EntityDef) -> dict[str, Any]:
     return {f.name: input_value(f, f.default) for f in entity.fields if f.default is not None and is_editable(f)}
 
 
+@dataclass(frozen=True)
+class SubmittedValues:
+    """What a posted form sends to the engine, and the uploads refused before it got there."""
+    values: dict[str, Any]
+    refused: dict[str, list[str]]     # field name -> why its upload was refused (its file is gone)
+
+
 def submitted_values(entity: EntityDef, form: FlaskForm, files: FileStore, removed: set[str],
-                     kept: Mapping[str, str]) -> dict[str, Any]:
-    """Returns the values the form sends to the engine: files stored first (or the ones kept from
-    a refused save, by their signed token), untouched files left alone, datetimes read in the
+                     kept: Mapping[str, str]) -> SubmittedValues:
+    """Returns the values the form sends to the engine: uploads staged first, under the type their
+    content shows (one that does not agree with its name is refused and removed), or the ones kept
+    from a refused save by their signed token; untouched files left alone; datetimes read in the
     user's time zone."""
     values: dict[str, Any] = {}
+    refused: dict[str, list[str]] = {}
     for name, input_field in form._fields.items():
         if name in ("version", "csrf_token") or not entity.has_field(name):
             continue
         f = entity.field(name)
-        if f.type == "file":
-            upload = input_field.data
-            if isinstance(upload, FileStorage) and upload.filename:
-                values[name] = files.store(upload)
-            elif name in removed:
-                values[name] = None
-            elif kept_file(kept.get(name, "")):
-                values[name] = kept_file(kept[name])
+        if f.type != "file":
+            values[name] = from_local_input(input_field.data) if f.type == "datetime" else input_field.data
             continue
-        values[name] = from_local_input(input_field.data) if f.type == "datetime" else input_field.data
-    return values
+        upload = input_field.data
+        kept_value = kept_file(kept.get(name, ""))
+        if isinstance(upload, FileStorage) and upload.filename:
+            staged = files.stage(upload.stream, upload.filename)
+            problem = content_mismatch(staged.value["name"], staged.content)
+            if problem:
+                files.discard(staged.value["key"])
+                refused[name] = [problem]
+            else:
+                values[name] = staged.value
+        elif name in removed:
+            values[name] = None
+        elif kept_value and files.is_available(kept_value["key"]):
+            values[name] = kept_value
+    return SubmittedValues(values, refused)
 
 
 def _kept_serializer() -> URLSafeSerializer:
@@ -197,25 +212,3 @@ def attach_errors(form: FlaskForm, entity: EntityDef, by_field: Mapping[str | No
         else:
             general.extend(translated)
     return general
-
-
-class FileStore:
-    """Uploaded files under the instance folder, named by a random key (never the user's name)."""
-
-    def __init__(self, root: Path):
-        self.root = root
-
-    def store(self, upload: FileStorage) -> dict[str, Any]:
-        key = uuid.uuid4().hex
-        self.root.mkdir(parents=True, exist_ok=True)
-        path = self.root / key
-        upload.save(path)
-        name = Path(upload.filename or "file").name
-        return {"key": key, "name": name, "size": path.stat().st_size,
-                "content_type": upload.mimetype or "application/octet-stream"}
-
-    def path(self, key: str) -> Path | None:
-        if not key.isalnum():
-            return None
-        path = self.root / key
-        return path if path.is_file() else None
