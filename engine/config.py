@@ -12,6 +12,9 @@ from pathlib import Path
 
 from engine.errors import FormworkError
 
+DEFAULT_TRUSTED_PROXIES = 0
+DEFAULT_REMEMBER_DAYS = 30
+
 
 class ConfigError(FormworkError):
     """A setting or the instance folder cannot be used; the message says which and how to fix it."""
@@ -26,10 +29,23 @@ class Config:
     redis_url: str | None
     smtp_url: str | None
     audit_retention_days: int = 730
+    trusted_proxies: int = DEFAULT_TRUSTED_PROXIES  # reverse proxies in front whose X-Forwarded-* headers count
+    secure_cookies: bool | None = None  # None: decided per request (HTTPS, or an https base_url)
+    base_url: str | None = None
+    remember_days: int = DEFAULT_REMEMBER_DAYS      # how long "remember me" keeps a browser signed in
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def cookies_must_be_secure(setting: bool | None, base_url: str | None, request_is_https: bool) -> bool:
+    """Whether cookies get the Secure flag (and responses HSTS): the setting when given, else on
+    for an https base URL or an HTTPS request, so a first start on http://127.0.0.1 still works."""
+    if setting is not None:
+        return setting
+    return request_is_https or (base_url or "").lower().startswith("https://")
+
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> Config:
@@ -50,7 +66,32 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         redis_url=env.get("FORMWORK_REDIS_URL") or None,
         smtp_url=env.get("FORMWORK_SMTP_URL") or None,
         audit_retention_days=int(env.get("FORMWORK_AUDIT_RETENTION_DAYS") or 730),
+        trusted_proxies=_count(env, "FORMWORK_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES),
+        secure_cookies=_switch(env, "FORMWORK_SECURE_COOKIES"),
+        base_url=env.get("FORMWORK_BASE_URL") or None,
+        remember_days=_count(env, "FORMWORK_REMEMBER_DAYS", DEFAULT_REMEMBER_DAYS),
     )
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be a whole number of 0 or more, not {raw!r}")
+    return int(raw)
+
+
+_ON, _OFF = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _switch(env: Mapping[str, str], name: str) -> bool | None:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return None
+    if raw not in _ON + _OFF:
+        raise ConfigError(f"{name} must be on or off (or unset to follow HTTPS), not {raw!r}")
+    return raw in _ON
 
 
 def _kept_secret_key(instance: Path) -> str:

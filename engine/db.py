@@ -96,6 +96,9 @@ fw_user = sa.Table(
     sa.Column("failed_logins", sa.Integer, nullable=False, default=0),
     sa.Column("last_login_at", UTCDateTime),
     sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    # Every web session and remember-me token carries the generation it began in; raising it
+    # (logout, password change, deactivation, role change) ends them all on the next request.
+    sa.Column("session_generation", sa.Integer, nullable=False, default=0, server_default="0"),
 )
 
 fw_role = sa.Table(
@@ -166,6 +169,31 @@ fw_api_token = sa.Table(
     sa.Column("expires_at", UTCDateTime),
     sa.Column("last_used_at", UTCDateTime),
     sa.Column("revoked_at", UTCDateTime),
+)
+
+# "Remember me" tokens: a SHA-256 digest of 256 random bits per login, valid until it expires, is
+# revoked, or its user's session generation moves past the one it was issued in.
+fw_remember_token = sa.Table(
+    "fw_remember_token", system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("fw_user.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("generation", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("last_used_at", UTCDateTime),
+    sa.Column("revoked_at", UTCDateTime),
+)
+
+# Sign-in locks per username (known or not, so a lock tells nothing about which accounts exist):
+# failures in the current burst, how many bursts ended in a lock (each doubles the next), and until when.
+fw_login_lock = sa.Table(
+    "fw_login_lock", system_metadata,
+    sa.Column("username", sa.String(63), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False, default=0),
+    sa.Column("strikes", sa.Integer, nullable=False, default=0),
+    sa.Column("last_failure_at", UTCDateTime, nullable=False),
+    sa.Column("locked_until", UTCDateTime),
 )
 
 # Recent login attempts, for throttling only (the audit log keeps the lasting record of logins);

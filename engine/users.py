@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from engine import audit, org
+from engine import audit, org, sessions
 from engine.db import fw_api_token, fw_department, fw_role, fw_user, fw_user_role, utcnow
 from engine.delegation import (
     refuse_changing_own_roles,
@@ -22,6 +22,7 @@ from engine.delegation import (
     refuse_unless_administrator,
 )
 from engine.errors import FormworkError
+from engine.passwords import is_common_password, is_one_repeated_character
 from engine.permissions import PermissionSet, load_permissions
 from engine.security import SYSTEM, Actor
 
@@ -78,6 +79,10 @@ def password_problems(password: str, username: str) -> list[str]:
         problems.append("a password cannot be the username")
     if password.isdigit():
         problems.append("a password cannot be only digits")
+    if is_one_repeated_character(password):
+        problems.append("a password cannot be one character repeated")
+    if is_common_password(password):
+        problems.append("that password is on the list of commonly used passwords; choose a less common one")
     return problems
 
 
@@ -153,7 +158,8 @@ def user_id(conn: Connection, username: str) -> int:
 
 def set_password(conn: Connection, username: str, password: str, *, actor: Actor = SYSTEM,
                  now: datetime | None = None) -> None:
-    """Replaces a user's password (it must pass the policy) and clears their failed-login count.
+    """Replaces a user's password (it must pass the policy), clears their failed-login count and
+    ends their sessions, so whoever held the old password is signed out too.
 
     PermissionDenied when a non-administrator sets an administrator's password."""
     _require_good_password(password, username)
@@ -163,13 +169,14 @@ def set_password(conn: Connection, username: str, password: str, *, actor: Actor
     target = row.id
     conn.execute(sa.update(fw_user).where(fw_user.c.id == target)
                  .values(password_hash=hash_password(password), failed_logins=0))
+    sessions.end_sessions(conn, target, "password_change", actor=actor, now=now)
     audit.write_entry(conn, actor, "password_change", "fw_user", target, detail={"username": username},
                       at=now or utcnow())
 
 
 def set_roles(conn: Connection, username: str, roles: Iterable[str], *, actor: Actor = SYSTEM,
               now: datetime | None = None) -> None:
-    """Replaces a user's roles; audited with the old and new lists.
+    """Replaces a user's roles; audited with the old and new lists. A change ends the user's sessions.
 
     PermissionDenied when the roles change and `actor` is not an administrator but the user is, or is
     `actor` themselves, or an added role grants more than `actor` holds."""
@@ -188,12 +195,14 @@ def set_roles(conn: Connection, username: str, roles: Iterable[str], *, actor: A
         conn.execute(sa.insert(fw_user_role).values(user_id=target, role=role))
     audit.write_entry(conn, actor, "user_change", "fw_user", target, changes={"roles": (old, roles)},
                       detail={"username": username}, at=now or utcnow())
+    if old != roles:
+        sessions.end_sessions(conn, target, "role_change", actor=actor, now=now)
 
 
 def update_user(conn: Connection, username: str, *, actor: Actor = SYSTEM, now: datetime | None = None,
                 **values: object) -> None:
     """Changes a user's profile: display_name, email, department_id, manager_id, locale, timezone,
-    is_admin; audited with every changed value.
+    is_admin; audited with every changed value. Granting or removing is_admin ends the user's sessions.
 
     PermissionDenied when a non-administrator changes an administrator or makes someone one, and
     when the last active administrator would stop being one."""
@@ -213,12 +222,14 @@ def update_user(conn: Connection, username: str, *, actor: Actor = SYSTEM, now: 
     conn.execute(sa.update(fw_user).where(fw_user.c.id == target).values(values))
     audit.write_entry(conn, actor, "user_change", "fw_user", target, changes=changes,
                       detail={"username": username}, at=now or utcnow())
+    if "is_admin" in changes:
+        sessions.end_sessions(conn, target, "role_change", actor=actor, now=now)
 
 
 def deactivate_user(conn: Connection, username: str, *, actor: Actor = SYSTEM, now: datetime | None = None) -> None:
-    """Stops a user from signing in and revokes their API tokens; their records stay theirs until
-    reassigned (see ownership.reassign_records). PermissionDenied when a non-administrator
-    deactivates an administrator, and for the last active administrator, whoever asks."""
+    """Stops a user from signing in, ends their sessions and revokes their API tokens; their records
+    stay theirs until reassigned (see ownership.reassign_records). PermissionDenied when a
+    non-administrator deactivates an administrator, and for the last active administrator, whoever asks."""
     now = now or utcnow()
     row = _target(conn, username)
     target = row.id
@@ -228,6 +239,7 @@ def deactivate_user(conn: Connection, username: str, *, actor: Actor = SYSTEM, n
     conn.execute(sa.update(fw_user).where(fw_user.c.id == target).values(active=False))
     conn.execute(sa.update(fw_api_token).where(fw_api_token.c.user_id == target,
                                                fw_api_token.c.revoked_at.is_(None)).values(revoked_at=now))
+    sessions.end_sessions(conn, target, "deactivation", actor=actor, now=now)
     audit.write_entry(conn, actor, "user_deactivate", "fw_user", target, detail={"username": username}, at=now)
 
 

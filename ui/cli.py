@@ -98,11 +98,14 @@ def init_instance(rt, app_folder: Path, admin_password: str | None, *, echo: Cal
     """Installs `app_folder` unless an app is there and creates `admin`; returns False if already done."""
     from engine.apps import installed_apps
     from engine.db import write_transaction
-    from engine.users import create_user, user_count
+    from engine.users import create_user, password_problems, user_count
 
     if installed_apps(rt):
         echo(f"Already initialised: {rt.engine.url.render_as_string(hide_password=True)}")
         return False
+    problems = password_problems(admin_password, "admin") if admin_password is not None else []
+    if problems:   # refused before anything is installed, so fixing the variable and rerunning works
+        raise Failure(f"FORMWORK_ADMIN_PASSWORD is refused: {'; '.join(problems)}")
     _install_with_progress(rt, app_folder)
     with write_transaction(rt.engine) as conn:
         if user_count(conn) == 0:

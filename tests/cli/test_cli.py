@@ -99,6 +99,18 @@ def test_init_takes_the_admin_password_from_the_environment(cli, monkeypatch, da
     assert "correct horse battery" not in result.output
 
 
+def test_init_refuses_a_common_admin_password_in_one_line_before_installing(cli, monkeypatch):
+    monkeypatch.setenv("FORMWORK_ADMIN_PASSWORD", "qwertyuiop")
+    result = cli("init")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: FORMWORK_ADMIN_PASSWORD is refused: that password is on the list of commonly used passwords; "
+        "choose a less common one")
+    assert "Installed" not in result.output and "Initialised" not in result.output
+    monkeypatch.setenv("FORMWORK_ADMIN_PASSWORD", "correct horse battery")
+    assert cli("init").exit_code == 0   # nothing was half-installed
+
+
 def test_plan_lists_the_steps_of_an_upgrade(initialised, tmp_path):
     folder = copy_app(tmp_path)
     bump_version(folder, "1.1.0")

@@ -48,10 +48,23 @@ def test_upgrade_of_a_current_database_does_nothing(empty_engine):
     assert upgrade(empty_engine) == []
 
 
-def test_a_database_made_before_migrations_counts_as_the_baseline(empty_engine):
-    upgrade(empty_engine)
-    with empty_engine.begin() as conn:
+def made_before_migrations(engine) -> None:
+    """Gives `engine` the tables Formwork 0.1 made: the baseline revision's, without a version row."""
+    from alembic import command
+    from alembic.config import Config
+
+    from engine.migrate import MIGRATIONS
+
+    with engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes.update(connection=conn)
+        command.upgrade(config, BASELINE)
         conn.exec_driver_sql("DROP TABLE alembic_version")
+
+
+def test_a_database_made_before_migrations_counts_as_the_baseline(empty_engine):
+    made_before_migrations(empty_engine)
     with empty_engine.connect() as conn:
         assert database_revision(conn) == BASELINE
     upgrade(empty_engine)

@@ -9,13 +9,30 @@ from engine.users import UserError, actor_by_name, create_user, list_users, pass
 
 
 @pytest.mark.parametrize(("password", "problem"), [
-    ("short1", "at least 10"), ("alice-smith", "username"), ("12345678901", "only digits")])
+    ("short1", "at least 10"), ("alice-smith", "username"), ("12345678901", "only digits"),
+    ("aaaaaaaaaaaa", "one character repeated"), ("!!!!!!!!!!!!", "one character repeated"),
+    ("password123", "commonly used"), ("QwertyUiop", "commonly used"), ("1q2w3e4r5t", "commonly used")])
 def test_password_policy_names_the_problem(password, problem):
     assert any(problem in p for p in password_problems(password, "alice-smith"))
 
 
 def test_password_policy_accepts_a_long_mixed_password():
     assert password_problems("plum tree in spring", "alice") == []
+
+
+def test_generated_passwords_pass_the_policy():
+    from engine.users import generate_password
+
+    assert all(password_problems(generate_password(), "alice") == [] for _ in range(200))
+
+
+def test_setting_a_common_password_is_refused(runtime):
+    from engine.users import set_password
+
+    with write_transaction(runtime.engine) as conn:
+        create_user(conn, "alice", password="plum tree in spring")
+    with write_transaction(runtime.engine) as conn, pytest.raises(UserError, match="commonly used"):
+        set_password(conn, "alice", "manchester")
 
 
 def test_creating_a_user_with_a_weak_password_is_refused(runtime):

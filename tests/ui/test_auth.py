@@ -71,7 +71,7 @@ def test_remember_me_sets_a_httponly_remember_cookie(admin_password, app):
     client = app.test_client()
     response = client.post("/login", data={"username": "admin", "password": admin_password, "remember": "y"})
     cookies = response.headers.getlist("Set-Cookie")
-    remember = [c for c in cookies if c.startswith("remember_token=")]
+    remember = [c for c in cookies if c.startswith("fw_remember=")]
     assert remember and "HttpOnly" in remember[0]
 
 

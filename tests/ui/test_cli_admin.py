@@ -53,6 +53,12 @@ def test_user_add_refuses_a_weak_password(cli):
     assert result.exit_code == 1 and "at least 10" in result.output
 
 
+def test_user_password_refuses_a_common_password(cli):
+    cli("user", "add", "amy", "--password-stdin", input="long enough password\n")
+    result = cli("user", "password", "amy", input="password123\n")
+    assert result.exit_code == 1 and "commonly used" in result.output
+
+
 def test_user_add_refuses_an_unknown_role(cli):
     result = cli("user", "add", "amy", "--role", "wizard")
     assert result.exit_code == 1 and "no role 'wizard'" in result.output

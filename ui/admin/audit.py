@@ -32,10 +32,11 @@ ACTIONS = {
     "permissions_installed": _l("Permissions installed"), "token_create": _l("API token created"),
     "token_revoke": _l("API token revoked"), "audit_purge": _l("Audit log purged"),
     "user_reactivate": _l("User reactivated"), "department_delete": _l("Department deleted"),
+    "sessions_end": _l("Signed out everywhere"), "login_unlock": _l("Sign-in unlocked"),
 }
 # Names of the detail and user-change keys the engine audits, as people read them.
 KEY_LABELS = {
-    "username": _l("Username"), "address": _l("IP address"), "roles": _l("Roles"), "role": _l("Role"),
+    "username": _l("Username"), "address": _l("IP address"), "reason": _l("Reason"), "roles": _l("Roles"), "role": _l("Role"),
     "department_id": _l("Department"), "department": _l("Department"), "parent": _l("Parent department"),
     "manager_id": _l("Manager"), "head_id": _l("Head"), "is_admin": _l("Administrator"),
     "user_id": _l("User"), "display_name": _l("Name"), "email": _l("Email"), "locale": _l("Language"),

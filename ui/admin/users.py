@@ -13,9 +13,11 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
+from engine.authentication import unlock_account
 from engine.db import write_transaction
 from engine.errors import FormworkError, PermissionDenied
 from engine.ownership import reassign_records
+from engine.sessions import end_sessions
 from engine.users import (
     UserInfo,
     create_user,
@@ -76,7 +78,8 @@ class NewUserForm(ProfileForm):
     password_mode = RadioField(_l("Password"), default="generate", choices=[
         ("generate", _l("Generate one and show it once")), ("type", _l("Type one"))])
     password = PasswordField(_l("Password to set"), description=_l(
-        "At least 10 characters, not the username, not only digits."))
+        "At least 10 characters, not the username, not only digits, not one character repeated, "
+        "not a commonly used password."))
 
 
 def _id_or_none(value: str | None) -> int | None:
@@ -188,6 +191,26 @@ def reset_password(user_id: int):
     with write_transaction(runtime().engine) as conn:
         set_password(conn, user.username, password, actor=actor())
     return _password_once(user.id, user.username, password, new=False)
+
+
+@admin_bp.route("/users/<int:user_id>/sessions/end", methods=["POST"])
+@requires("users")
+def end_user_sessions(user_id: int):
+    user = choices.user_or_404(user_id)
+    with write_transaction(runtime().engine) as conn:
+        end_sessions(conn, user.id, "admin", actor=actor(), now=runtime().clock())
+    flash(_("%(name)s has been logged out everywhere.", name=user.username), "success")
+    return redirect(url_for("admin.edit_user", user_id=user.id))
+
+
+@admin_bp.route("/users/<int:user_id>/unlock", methods=["POST"])
+@requires("users")
+def unlock(user_id: int):
+    user = choices.user_or_404(user_id)
+    with write_transaction(runtime().engine) as conn:
+        unlock_account(conn, user.username, actor=actor(), now=runtime().clock())
+    flash(_("%(name)s may sign in again now.", name=user.username), "success")
+    return redirect(url_for("admin.edit_user", user_id=user.id))
 
 
 @admin_bp.route("/users/<int:user_id>/deactivate", methods=["GET", "POST"])
