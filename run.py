@@ -8,7 +8,7 @@ import os
 
 import click
 
-from engine.config import load_config
+from engine.config import prepare_instance
 from engine.errors import FormworkError
 from engine.runtime import Runtime
 from ui.cli import DEFAULT_APP, init_instance, migrate_database, serve_app
@@ -24,7 +24,7 @@ def main() -> None:
 
 
 def start() -> None:
-    config = load_config()
+    config = prepare_instance()
     rt = Runtime.from_config(config)
     migrate_database(rt)
     if init_instance(rt, DEFAULT_APP, config.admin_password):

@@ -47,16 +47,38 @@ def cookies_must_be_secure(setting: bool | None, base_url: str | None, request_i
     return request_is_https or (base_url or "").lower().startswith("https://")
 
 
+def _instance_folder(env: Mapping[str, str]) -> Path:
+    return Path(env.get("FORMWORK_INSTANCE") or "instance").resolve()
 
-def load_config(environ: Mapping[str, str] | None = None) -> Config:
-    """Returns the configuration from `environ` (default os.environ), creating the instance folder."""
+
+def prepare_instance(environ: Mapping[str, str] | None = None) -> Config:
+    """Creates the instance folder and its secret key if missing (init, migrate, restore, run.py),
+    then returns the configuration."""
     env = os.environ if environ is None else environ
-    instance = Path(env.get("FORMWORK_INSTANCE") or "instance").resolve()
+    instance = _instance_folder(env)
     try:
         instance.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create the instance folder {instance}: {exc.strerror}; "
                           "set FORMWORK_INSTANCE to a folder this user may write") from None
+    if not env.get("FORMWORK_SECRET_KEY"):
+        _keep_secret_key(instance)
+    return load_config(env)
+
+
+def require_instance(config: Config) -> None:
+    """Raises ConfigError unless the instance was prepared: every command but init works on one, so a
+    command run from the wrong folder never makes an empty instance next to it."""
+    if not config.instance.is_dir() or not config.secret_key:
+        raise ConfigError(f"no Formwork instance at {config.instance}: run `formwork init`, or set "
+                          "FORMWORK_INSTANCE to the instance folder")
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> Config:
+    """Returns the configuration from `environ` (default os.environ); creates nothing (see
+    prepare_instance). `secret_key` is empty while the instance has none."""
+    env = os.environ if environ is None else environ
+    instance = _instance_folder(env)
     database_url = env.get("FORMWORK_DATABASE_URL") or f"sqlite:///{instance / 'formwork.db'}"
     return Config(
         instance=instance,
@@ -95,12 +117,21 @@ def _switch(env: Mapping[str, str], name: str) -> bool | None:
 
 
 def _kept_secret_key(instance: Path) -> str:
+    path = instance / "secret_key"
+    try:
+        return path.read_text().strip() if path.is_file() else ""
+    except OSError as exc:
+        raise ConfigError(f"cannot read the secret key in {instance}: {exc.strerror}; make it readable "
+                          "or set FORMWORK_SECRET_KEY") from None
+
+
+def _keep_secret_key(instance: Path) -> None:
     # Generated once and kept, so sessions survive restarts and every worker signs alike. Written
     # under a temporary name and linked into place, so two processes starting at once agree.
     path = instance / "secret_key"
     try:
         if path.exists():
-            return path.read_text().strip()
+            return
         draft = instance / f".secret_key.{os.getpid()}"
         draft.write_text(secrets.token_hex(32))
         draft.chmod(0o600)
@@ -110,7 +141,6 @@ def _kept_secret_key(instance: Path) -> str:
             pass
         finally:
             draft.unlink()
-        return path.read_text().strip()
     except OSError as exc:
         raise ConfigError(f"cannot keep the secret key in {instance}: {exc.strerror}; make the folder "
                           "writable or set FORMWORK_SECRET_KEY") from None

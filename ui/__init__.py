@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from engine.config import DEFAULT_REMEMBER_DAYS, DEFAULT_TRUSTED_PROXIES, load_config
+from engine.config import DEFAULT_REMEMBER_DAYS, DEFAULT_TRUSTED_PROXIES, load_config, require_instance
 from engine.runtime import Runtime
 
 
@@ -54,6 +54,7 @@ def _configure(app: Flask, overrides: dict[str, Any]) -> None:
     )
     if not {"DATABASE_URL", "SECRET_KEY", "INSTANCE_PATH"} <= overrides.keys():
         settings = load_config()   # the FORMWORK_* environment, read in its one place
+        require_instance(settings)
         app.config.update(DATABASE_URL=settings.database_url, SECRET_KEY=settings.secret_key,
                           INSTANCE_PATH=str(settings.instance), TRUSTED_PROXIES=settings.trusted_proxies,
                           SECURE_COOKIES=settings.secure_cookies, BASE_URL=settings.base_url,

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from engine.config import load_config
+from engine.config import load_config, prepare_instance, require_instance
 from engine.errors import FormworkError
 from ui.cli_admin import register as register_admin_commands
 
@@ -45,12 +45,19 @@ def friendly(command: Callable) -> Callable:
     return wrapper
 
 
+def existing_config():
+    """The configuration of an instance `formwork init` prepared; one line where there is none."""
+    config = load_config()
+    require_instance(config)
+    return config
+
+
 def runtime():
     """The runtime of an existing database at this version's revision (never creates one)."""
     from engine.migrate import require_current
     from engine.runtime import Runtime
 
-    rt = Runtime.from_config(load_config(), create=False)
+    rt = Runtime.from_config(existing_config(), create=False)
     require_current(rt.engine)
     return rt
 
@@ -79,7 +86,7 @@ def init(app_folder: Path) -> None:
     """Create the database, install the app and the administrator `admin`."""
     from engine.runtime import Runtime
 
-    config = load_config()
+    config = prepare_instance()
     rt = Runtime.from_config(config)
     migrate_database(rt)
     init_instance(rt, app_folder, config.admin_password)
@@ -91,7 +98,7 @@ def migrate() -> None:
     """Apply the pending migrations of the system tables (one transaction)."""
     from engine.runtime import Runtime
 
-    migrate_database(Runtime.from_config(load_config()))
+    migrate_database(Runtime.from_config(prepare_instance()))
 
 
 def init_instance(rt, app_folder: Path, admin_password: str | None, *, echo: Callable = click.echo) -> bool:
@@ -252,7 +259,7 @@ def backup(file: Path, verify: bool) -> None:
     from engine.runtime import Runtime
 
     if verify:
-        summary = verify_backup_file(Runtime.from_config(load_config(), create=False), file)
+        summary = verify_backup_file(Runtime.from_config(existing_config(), create=False), file)
         click.echo("\n".join(describe_backup(summary)))
         return
     rt = runtime()
@@ -290,7 +297,7 @@ def restore(file: Path, yes: bool) -> None:
 
     if not yes and not click.confirm(f"Replace everything in the database with {file}?", default=False):
         raise Failure("cancelled; nothing was changed")
-    rt = Runtime.from_config(load_config())
+    rt = Runtime.from_config(prepare_instance())   # restoring onto a new machine prepares its instance
     with ExitStack() as stack:
         bar = None
 
@@ -369,7 +376,7 @@ def serve_app(host: str, port: int, workers: int) -> None:
     from engine.migrate import require_current
     from engine.runtime import Runtime
 
-    rt = Runtime.from_config(load_config(), create=False)   # also keeps a new secret key before forking
+    rt = Runtime.from_config(existing_config(), create=False)
     try:
         require_current(rt.engine)
     finally:

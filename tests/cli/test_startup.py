@@ -142,12 +142,30 @@ def cli(tmp_path, monkeypatch):
     return lambda *args: CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-def test_serve_on_a_never_initialised_folder_refuses_and_makes_no_database(cli, tmp_path):
+def test_serve_on_a_never_initialised_folder_refuses_and_makes_nothing(cli, tmp_path):
     result = cli("serve", "--port", str(free_port()))
     assert result.exit_code == 1
-    assert result.output.startswith("Error: no Formwork database at ")
+    assert result.output.startswith(f"Error: no Formwork instance at {tmp_path / 'instance'}")
     assert "run `formwork init`" in result.output
     assert len(result.output.splitlines()) == 1
+    assert not (tmp_path / "instance").exists()
+
+
+@pytest.mark.parametrize("command", [("app", "plan", str(ROOT / "apps" / "crm_default")), ("user", "list"),
+                                     ("demo", "--records", "5"), ("backup", "x.backup")])
+def test_commands_other_than_init_refuse_a_missing_instance_and_make_nothing(cli, tmp_path, command):
+    result = cli(*command)
+    assert result.exit_code == 1
+    assert "no Formwork instance at" in result.output
+    assert not (tmp_path / "instance").exists()
+
+
+def test_serve_on_an_initialised_folder_whose_database_file_is_gone_refuses(cli, tmp_path):
+    assert cli("init").exit_code == 0
+    (tmp_path / "instance" / "formwork.db").unlink()
+    result = cli("serve", "--port", str(free_port()))
+    assert result.exit_code == 1
+    assert "the file is missing" in result.output
     assert not (tmp_path / "instance" / "formwork.db").exists()
 
 
