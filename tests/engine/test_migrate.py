@@ -2,6 +2,8 @@
 and the refusals that keep a server off a database it cannot use."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -150,3 +152,39 @@ def test_a_migration_that_fails_halfway_leaves_the_previous_revision(empty_engin
     with empty_engine.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() == previous
         assert "half_done" not in {c["name"] for c in sa.inspect(conn).get_columns("fw_user")}
+
+
+def test_a_database_of_the_first_revision_upgrades_to_the_head_with_every_row_kept(empty_engine):
+    made_before_migrations(empty_engine)
+    baseline = sa.MetaData()
+    baseline.reflect(empty_engine)
+    rows = {
+        "fw_department": [{"id": 1, "name": "销售部"}],
+        "fw_user": [{"id": 7, "username": "rita", "display_name": "Rita", "is_admin": False, "active": True,
+                     "department_id": 1, "locale": "zh", "timezone": "Asia/Shanghai", "failed_logins": 2,
+                     "created_at": dt.datetime(2026, 1, 2, 3, 4, 5)}],
+        "fw_role": [{"name": "sales_rep", "app": "crm_default", "label": {"en": "Sales rep", "zh": "销售代表"}}],
+        "fw_user_role": [{"user_id": 7, "role": "sales_rep"}],
+        "fw_metadata": [{"revision": 1, "app": "crm_default", "app_version": "1.0.0",
+                         "documents": {"app.json": {"name": "crm_default"}}, "removed": False,
+                         "installed_at": dt.datetime(2026, 1, 2)}],
+        "fw_saved_view": [{"id": 3, "entity": "account", "name": "VIP", "owner_id": 7, "shared": True,
+                           "state": {"f": ["grade"]}, "created_at": dt.datetime(2026, 1, 3)}],
+        "fw_audit": [{"id": 11, "at": dt.datetime(2026, 1, 4), "actor_id": 7, "action": "update",
+                      "entity": "account", "record_id": 5, "changes": {"city": ["北京", "上海"]}}],
+    }
+    with empty_engine.begin() as conn:
+        for table, values in rows.items():
+            conn.execute(baseline.tables[table].insert(), values)
+
+    def stored() -> dict[str, list[tuple]]:
+        with empty_engine.connect() as conn:
+            return {table: [tuple(row) for row in conn.execute(
+                sa.select(*baseline.tables[table].columns).order_by(*baseline.tables[table].primary_key))]
+                for table in rows}
+
+    before = stored()
+    upgrade(empty_engine)
+    assert stored() == before
+    with empty_engine.connect() as conn:
+        assert database_revision(conn) == head_revision()
