@@ -77,7 +77,7 @@ def upgrade(engine: Engine, progress: Callable[[AppliedStep], None] | None = Non
     applied: list[AppliedStep] = []
 
     def on_apply(*, ctx: MigrationContext, step: MigrationInfo, heads: set, run_args: dict) -> None:
-        done = AppliedStep(step.up_revision_id, step.up_revision.doc.strip().splitlines()[0])
+        done = AppliedStep(step.up_revision_id, _summary(step.up_revision.doc))
         applied.append(done)
         if progress is not None:
             progress(done)
@@ -94,6 +94,11 @@ def upgrade(engine: Engine, progress: Callable[[AppliedStep], None] | None = Non
 
         command.upgrade(config, "head")
     return applied
+
+
+def _summary(doc: str) -> str:
+    """A revision's first paragraph on one line: what it changes, as the docstring says."""
+    return " ".join(doc.strip().split("\n\n")[0].split())
 
 
 def _stamp(conn: Connection, revision: str) -> None:

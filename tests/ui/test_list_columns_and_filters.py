@@ -36,7 +36,7 @@ def test_rollup_field_is_shown_on_the_record_page_and_as_a_column(client, make, 
     for n in range(2):
         make("lead", name=f"Lead {unique} {n}", campaign=campaign["id"], email=f"l{n}@example.com")
     page = client.get(f"/app/campaign/{campaign['id']}").get_data(as_text=True)
-    assert re.search(r"<dt>Leads</dt><dd[^>]*>\s*2\s*</dd>", page)
+    assert re.search(r"<dt>Leads</dt><dd[^>]*>\s*2\s*<div class=\"form-text fw-reader-note\">", page)
     html = client.get(f"/app/campaign?q={unique}&cols=name,leads_count").get_data(as_text=True)
     assert re.search(r'<td class="text-end text-nowrap">\s*2\s*</td>', html)
 
