@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from measure import compare, options, scratch_database  # noqa: E402
 
 from engine.apps import install_app  # noqa: E402
-from engine.db import fw_audit, fw_user, utcnow, write_transaction  # noqa: E402
 from engine.runtime import Runtime  # noqa: E402
-from engine.tables import build_table  # noqa: E402
+from engine.storage.db import fw_audit, fw_user, utcnow, write_transaction
+from engine.storage.tables import build_table
 from metamodel import app_from_documents  # noqa: E402
 from metamodel.model import Condition, SortKey  # noqa: E402
 

@@ -20,10 +20,10 @@ sys.path.append(str(Path(__file__).resolve().parent))   # after the project: ben
 from measure import compare, options, scratch_database  # noqa: E402
 
 from engine.apps import install_app  # noqa: E402
-from engine.db import fw_audit, write_transaction  # noqa: E402
 from engine.demo import generate_demo  # noqa: E402
 from engine.runtime import Runtime  # noqa: E402
-from engine.users import actor_for, create_user  # noqa: E402
+from engine.security.users import actor_for, create_user
+from engine.storage.db import fw_audit, write_transaction
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench-password"

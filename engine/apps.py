@@ -12,12 +12,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.db import fw_role
+from engine.data.registry import installed_documents
 from engine.errors import FormworkError
-from engine.registry import installed_documents
 from engine.runtime import Runtime
-from engine.schema import Plan, Step, apply_plan, plan_changes
-from engine.security import SYSTEM, Actor
+from engine.security.actors import SYSTEM, Actor
+from engine.storage.db import fw_role
+from engine.storage.schema import Plan, Step, apply_plan, plan_changes
 from metamodel import app_from_documents, app_to_documents, load_app, write_app
 from metamodel.model import AppDef
 
@@ -103,7 +103,7 @@ def installed_apps(runtime: Runtime) -> dict[str, str]:
 
 
 def _store_roles(conn: Connection, app: AppDef) -> None:
-    from engine.permissions import store_app_permissions
+    from engine.security.permissions import store_app_permissions
 
     for role in app.roles:
         exists = conn.execute(sa.select(fw_role.c.name).where(fw_role.c.name == role.name)).first()

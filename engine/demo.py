@@ -19,15 +19,15 @@ import sqlalchemy as sa
 from faker import Faker
 from sqlalchemy.engine import Connection
 
-from engine.db import fw_role, fw_user, fw_user_role, write_transaction
+from engine.data.registry import Registry
 from engine.errors import FormworkError
-from engine.org import create_department, set_head
-from engine.permissions import load_permissions
-from engine.registry import Registry
 from engine.runtime import Runtime
-from engine.security import SYSTEM
-from engine.tables import stored_fields
-from engine.users import NewUser, create_user
+from engine.security.actors import SYSTEM
+from engine.security.org import create_department, set_head
+from engine.security.permissions import load_permissions
+from engine.security.users import NewUser, create_user
+from engine.storage.db import fw_role, fw_user, fw_user_role, write_transaction
+from engine.storage.tables import stored_fields
 from metamodel.fieldtypes import field_type
 from metamodel.model import EntityDef, FieldDef
 

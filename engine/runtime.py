@@ -9,11 +9,11 @@ from collections.abc import Callable
 from sqlalchemy.engine import Connection
 
 from engine.config import Config, load_config
-from engine.db import make_engine, utcnow
-from engine.query import QueryService
-from engine.records import RecordService
-from engine.registry import Registry, RegistryCache
-from engine.security import SYSTEM, Actor
+from engine.data.query import QueryService
+from engine.data.records import RecordService
+from engine.data.registry import Registry, RegistryCache
+from engine.security.actors import SYSTEM, Actor
+from engine.storage.db import make_engine, utcnow
 
 
 class Runtime:
@@ -35,7 +35,7 @@ class Runtime:
 
     def migrate(self) -> list:
         """Brings the system tables to this version's revision; returns the migration steps applied."""
-        from engine.migrate import upgrade
+        from engine.storage.migrate import upgrade
 
         return upgrade(self.engine)
 

@@ -12,10 +12,10 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo
 
-from engine.authentication import current_password_matches
-from engine.db import write_transaction
 from engine.errors import FormworkError
-from engine.users import set_password
+from engine.security.authentication import current_password_matches
+from engine.security.users import set_password
+from engine.storage.db import write_transaction
 from ui.auth import end_all_sessions, forget_remember_cookie, sign_in_again
 from ui.context import actor, runtime
 

@@ -2,7 +2,7 @@
 
 A failed login says only that the username or password is wrong; `next` must be a local path.
 The session names its user with a `SessionKey` (id and session generation), checked against the
-database on every request; "remember me" is a random token per login (engine.sessions), never
+database on every request; "remember me" is a random token per login (engine.security.sessions), never
 Flask-Login's own cookie, so logging out, a password change or deactivation ends both.
 """
 from __future__ import annotations
@@ -32,10 +32,10 @@ from sqlalchemy.engine import Connection
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from engine.authentication import authenticate
-from engine.db import write_transaction
-from engine.security import Actor
-from engine.sessions import (
+from engine.data.views import UserProfile, set_user_locale, user_profile
+from engine.security.actors import Actor
+from engine.security.authentication import authenticate
+from engine.security.sessions import (
     SessionKey,
     current_key,
     end_sessions,
@@ -44,8 +44,8 @@ from engine.sessions import (
     revoke_remember_token,
     session_valid,
 )
-from engine.users import actor_for
-from engine.views import UserProfile, set_user_locale, user_profile
+from engine.security.users import actor_for
+from engine.storage.db import write_transaction
 from ui.context import runtime
 from ui.headers import cookies_secure
 from ui.i18n import LOCALES

@@ -4,67 +4,24 @@ A user's mistake ends with a one-line reason and a non-zero exit, never a traceb
 """
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import click
 
-from engine.config import load_config, prepare_instance, require_instance
-from engine.errors import FormworkError
+from engine.config import load_config, prepare_instance
 from ui.cli_admin import register as register_admin_commands
+from ui.cli_runtime import Failure, existing_config, friendly, runtime
 
 DEFAULT_APP = Path(__file__).resolve().parent.parent / "apps" / "crm_default"
 
 
-class Failure(click.ClickException):
-    """Printed as 'Error: <message>' with exit code 1."""
-
-
-def friendly(command: Callable) -> Callable:
-    """Turns the errors a user can cause into one-line failures."""
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from metamodel import MetadataError
-
-        try:
-            return command(*args, **kwargs)
-        except MetadataError as exc:
-            if len(exc.issues) == 1:
-                raise Failure(str(exc.issues[0])) from None
-            for issue in exc.issues:
-                click.echo(str(issue), err=True)
-            raise Failure(f"{len(exc.issues)} problem(s) in the app metadata") from None
-        except (FormworkError, KeyError, OSError) as exc:
-            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            raise Failure(str(message).splitlines()[0] if isinstance(exc, OSError) else str(message)) from None
-    return wrapper
-
-
-def existing_config():
-    """The configuration of an instance `formwork init` prepared; one line where there is none."""
-    config = load_config()
-    require_instance(config)
-    return config
-
-
-def runtime():
-    """The runtime of an existing database at this version's revision (never creates one)."""
-    from engine.migrate import require_current
-    from engine.runtime import Runtime
-
-    rt = Runtime.from_config(existing_config(), create=False)
-    require_current(rt.engine)
-    return rt
-
-
 def migrate_database(rt, *, echo: Callable = click.echo) -> None:
     """Applies the pending system-table migrations, one line per step."""
-    from engine.migrate import upgrade
+    from engine.storage.migrate import upgrade
 
     steps = upgrade(rt.engine, progress=lambda step: echo(f"Migrated to {step.revision}: {step.description}"))
     if not steps:
@@ -104,8 +61,8 @@ def migrate() -> None:
 def init_instance(rt, app_folder: Path, admin_password: str | None, *, echo: Callable = click.echo) -> bool:
     """Installs `app_folder` unless an app is there and creates `admin`; returns False if already done."""
     from engine.apps import installed_apps
-    from engine.db import write_transaction
-    from engine.users import create_user, password_problems, user_count
+    from engine.security.users import create_user, password_problems, user_count
+    from engine.storage.db import write_transaction
 
     if installed_apps(rt):
         echo(f"Already initialised: {rt.engine.url.render_as_string(hide_password=True)}")
@@ -127,7 +84,7 @@ def init_instance(rt, app_folder: Path, admin_password: str | None, *, echo: Cal
 def _role_exists(conn, name: str) -> bool:
     import sqlalchemy as sa
 
-    from engine.db import fw_role
+    from engine.storage.db import fw_role
 
     return conn.execute(sa.select(fw_role.c.name).where(fw_role.c.name == name)).first() is not None
 
@@ -255,8 +212,8 @@ def demo(count: int, seed: int | None) -> None:
 @friendly
 def backup(file: Path, verify: bool) -> None:
     """Write a consistent backup of the database to FILE (or check FILE with --verify)."""
-    from engine.backup import backup as run_backup
     from engine.runtime import Runtime
+    from engine.storage.backup import backup as run_backup
 
     if verify:
         summary = verify_backup_file(Runtime.from_config(existing_config(), create=False), file)
@@ -268,7 +225,7 @@ def backup(file: Path, verify: bool) -> None:
 
 
 def verify_backup_file(rt, file: Path):
-    from engine.backup import verify_backup
+    from engine.storage.backup import verify_backup
 
     try:
         return verify_backup(rt.engine, file)
@@ -292,8 +249,8 @@ def describe_backup(summary) -> list[str]:
 @friendly
 def restore(file: Path, yes: bool) -> None:
     """Replace the database's contents with the backup in FILE, once it passed every check."""
-    from engine.backup import restore as run_restore
     from engine.runtime import Runtime
+    from engine.storage.backup import restore as run_restore
 
     if not yes and not click.confirm(f"Replace everything in the database with {file}?", default=False):
         raise Failure("cancelled; nothing was changed")
@@ -323,9 +280,9 @@ def audit_group() -> None:
 @friendly
 def audit_purge() -> None:
     """Delete audit entries older than FORMWORK_AUDIT_RETENTION_DAYS (default 730); the purge is audited."""
-    from engine.audit import purge_expired
-    from engine.db import write_transaction
-    from engine.security import SYSTEM
+    from engine.security.actors import SYSTEM
+    from engine.security.audit import purge_expired
+    from engine.storage.db import write_transaction
 
     config = load_config()
     rt = runtime()
@@ -373,8 +330,8 @@ def serve(host: str, port: int, workers: int) -> None:
 
 def serve_app(host: str, port: int, workers: int) -> None:
     """Serves the web app once the database is there and current; workers fork after the check."""
-    from engine.migrate import require_current
     from engine.runtime import Runtime
+    from engine.storage.migrate import require_current
 
     rt = Runtime.from_config(existing_config(), create=False)
     try:

@@ -8,11 +8,11 @@ from flask import current_app, g
 from flask_babel import get_locale
 from flask_login import current_user
 
-from engine.query import QueryService
-from engine.records import RecordService
-from engine.registry import Registry
+from engine.data.query import QueryService
+from engine.data.records import RecordService
+from engine.data.registry import Registry
 from engine.runtime import Runtime
-from engine.security import Actor
+from engine.security.actors import Actor
 
 
 def runtime() -> Runtime:

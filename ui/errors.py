@@ -12,8 +12,8 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from engine.data.registry import UnknownEntity
 from engine.errors import CursorError, DatabaseUnavailable, NotFound, PermissionDenied
-from engine.registry import UnknownEntity
 
 log = logging.getLogger("formwork.ui")
 

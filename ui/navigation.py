@@ -13,8 +13,8 @@ from flask import Flask, g, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from engine.data.registry import Registry
 from engine.errors import FormworkError
-from engine.registry import Registry
 from metamodel.model import Condition, EntityDef, NavItem, label_text
 
 OPEN_VIEW = "open"

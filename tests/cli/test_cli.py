@@ -193,7 +193,7 @@ def test_backup_and_restore_round_trip(whole, tmp_path):
 
 
 def test_restore_of_an_older_revision_says_to_run_migrate(whole, backed_up, monkeypatch):
-    from engine import migrate
+    from engine.storage import migrate
 
     head = migrate.known_revisions()
     monkeypatch.setattr(migrate, "known_revisions", lambda: [*head, "9999"])

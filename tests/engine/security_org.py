@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from engine.db import fw_department, fw_user, fw_user_role, utcnow
+from engine.storage.db import fw_department, fw_user, fw_user_role, utcnow
 
 DEPARTMENTS = (("hq", None), ("sales", "hq"), ("north", "sales"), ("east", "sales"),
                ("finance", "hq"), ("service", "hq"), ("marketing", "hq"))

@@ -6,10 +6,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from engine.apps import install_app
-from engine.db import write_transaction
 from engine.demo import generate_demo
-from engine.org import list_departments
-from engine.users import create_user, list_users
+from engine.security.org import list_departments
+from engine.security.users import create_user, list_users
+from engine.storage.db import write_transaction
 
 CRM = Path(__file__).resolve().parents[2] / "apps" / "crm_default"
 

@@ -34,10 +34,10 @@ def ui_database_url(tmp_path_factory):
 def ui_runtime(ui_database_url):
     """The runtime of the session database: the default CRM, `admin`, a sales rep `rep`, a little data."""
     from engine.apps import install_app
-    from engine.db import write_transaction
     from engine.demo import generate_demo
     from engine.runtime import Runtime
-    from engine.users import create_user
+    from engine.security.users import create_user
+    from engine.storage.db import write_transaction
 
     rt = Runtime(ui_database_url)
     rt.migrate()
@@ -138,8 +138,8 @@ def artifacts() -> Path:
 def admin_actor(ui_runtime):
     import sqlalchemy as sa
 
-    from engine.db import fw_user
-    from engine.users import actor_for
+    from engine.security.users import actor_for
+    from engine.storage.db import fw_user
 
     with ui_runtime.engine.connect() as conn:
         user_id = conn.execute(sa.select(fw_user.c.id).where(fw_user.c.username == "admin")).scalar_one()

@@ -1,8 +1,8 @@
 """'Why can this user see this record?': the engine's reasons on a page, for any user and record."""
 from __future__ import annotations
 
-from engine.db import write_transaction
-from engine.users import create_user
+from engine.security.users import create_user
+from engine.storage.db import write_transaction
 
 
 def test_the_access_page_explains_why_a_rep_sees_their_own_record(client, ui_runtime, make, unique):

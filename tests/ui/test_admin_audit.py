@@ -4,8 +4,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from engine.db import write_transaction
-from engine.users import actor_for, create_user
+from engine.security.users import actor_for, create_user
+from engine.storage.db import write_transaction
 
 
 def audit_ids(html: str) -> list[int]:

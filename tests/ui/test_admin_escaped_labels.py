@@ -15,9 +15,9 @@ PASSWORD = "escape-password-1"
 @pytest.fixture(scope="module")
 def escaping_app(tmp_path_factory):
     from engine.apps import install_app
-    from engine.db import write_transaction
     from engine.runtime import Runtime
-    from engine.users import create_user
+    from engine.security.users import create_user
+    from engine.storage.db import write_transaction
     from ui import create_app
 
     url = f"sqlite:///{tmp_path_factory.mktemp('escape') / 'escape.db'}"

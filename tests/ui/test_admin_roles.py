@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from engine.db import fw_role, write_transaction
-from engine.org import create_department
-from engine.permissions import load_permissions, set_field_access, set_grant, set_rights
-from engine.security import SYSTEM
-from engine.users import create_user
+from engine.security.actors import SYSTEM
+from engine.security.org import create_department
+from engine.security.permissions import load_permissions, set_field_access, set_grant, set_rights
+from engine.security.users import create_user
+from engine.storage.db import fw_role, write_transaction
 from metamodel.model import EntityGrant
 from tests.ui.conftest import login
 

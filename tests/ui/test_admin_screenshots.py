@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.db import write_transaction
-from engine.org import create_department, department_id
-from engine.users import create_user
+from engine.security.org import create_department, department_id
+from engine.security.users import create_user
+from engine.storage.db import write_transaction
 
 pytestmark = pytest.mark.browser
 

@@ -6,10 +6,10 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from engine.db import fw_audit, fw_role, fw_user, write_transaction
-from engine.permissions import set_rights
-from engine.security import SYSTEM
-from engine.users import create_user, password_matches
+from engine.security.actors import SYSTEM
+from engine.security.permissions import set_rights
+from engine.security.users import create_user, password_matches
+from engine.storage.db import fw_audit, fw_role, fw_user, write_transaction
 from tests.ui.conftest import login
 
 STRONG = "a-strong-password-9"

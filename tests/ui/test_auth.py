@@ -102,8 +102,8 @@ def test_pages_carry_no_inline_script(client):
 
 
 def test_repeated_failures_throttle_the_account(app, ui_runtime, unique):
-    from engine.db import write_transaction
-    from engine.users import create_user
+    from engine.security.users import create_user
+    from engine.storage.db import write_transaction
 
     with write_transaction(ui_runtime.engine) as conn:
         create_user(conn, f"slow{unique}", password="right-password-1")

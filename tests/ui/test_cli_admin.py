@@ -95,8 +95,8 @@ def test_user_deactivate_hides_the_user_from_the_default_list(cli):
 def test_user_reassign_moves_the_records(cli, runtime):
     cli("user", "add", "amy")
     cli("user", "add", "ben")
-    from engine.db import write_transaction
-    from engine.users import user_id
+    from engine.security.users import user_id
+    from engine.storage.db import write_transaction
 
     with write_transaction(runtime.engine) as conn:
         amy = user_id(conn, "amy")

@@ -14,8 +14,8 @@ PASSWORD = "seller-password-1"
 @pytest.fixture(scope="module")
 def seller(ui_runtime):
     """A sales rep: contract.payment_terms hidden, opportunity.probability read-only."""
-    from engine.db import write_transaction
-    from engine.users import actor_for, create_user
+    from engine.security.users import actor_for, create_user
+    from engine.storage.db import write_transaction
 
     name = f"seller_{uuid.uuid4().hex[:6]}"
     with write_transaction(ui_runtime.engine) as conn:
@@ -106,8 +106,8 @@ MARKETER_PASSWORD = "marketer-password-1"
 @pytest.fixture(scope="module")
 def marketer(ui_runtime):
     """A marketing user: account.annual_revenue hidden, every account and contact readable, may export."""
-    from engine.db import write_transaction
-    from engine.users import create_user
+    from engine.security.users import create_user
+    from engine.storage.db import write_transaction
 
     name = f"marketer_{uuid.uuid4().hex[:6]}"
     with write_transaction(ui_runtime.engine) as conn:

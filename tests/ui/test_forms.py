@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 
 from werkzeug.datastructures import MultiDict
 
-from engine.audit import record_history
+from engine.security.audit import record_history
 
 
 class BrowserPost(HTMLParser):

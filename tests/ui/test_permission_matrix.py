@@ -128,9 +128,9 @@ def database_url(tmp_path_factory):
 
 
 def build_people(runtime) -> dict[str, int]:
-    from engine.db import write_transaction
-    from engine.org import create_department
-    from engine.users import create_user
+    from engine.security.org import create_department
+    from engine.security.users import create_user
+    from engine.storage.db import write_transaction
 
     with write_transaction(runtime.engine) as conn:
         departments = {}

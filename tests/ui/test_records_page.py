@@ -146,8 +146,8 @@ def test_an_empty_list_says_so_and_offers_to_create(rep_client, unique):
 
 
 def test_a_lookup_the_user_cannot_see_says_so(app, make, unique, ui_runtime):
-    from engine.db import write_transaction
-    from engine.users import create_user
+    from engine.security.users import create_user
+    from engine.storage.db import write_transaction
     from tests.ui.conftest import login
 
     with write_transaction(ui_runtime.engine) as conn:

@@ -13,8 +13,8 @@ PASSWORD = "shanghai-password-1"
 
 @pytest.fixture(scope="module")
 def shanghai_user(ui_runtime):
-    from engine.db import write_transaction
-    from engine.users import create_user
+    from engine.security.users import create_user
+    from engine.storage.db import write_transaction
 
     name = f"sh_{uuid.uuid4().hex[:6]}"
     with write_transaction(ui_runtime.engine) as conn:

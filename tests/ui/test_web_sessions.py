@@ -7,8 +7,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from engine.db import fw_user, write_transaction
-from engine.users import create_user, deactivate_user, reactivate_user, set_password, set_roles
+from engine.security.users import create_user, deactivate_user, reactivate_user, set_password, set_roles
+from engine.storage.db import fw_user, write_transaction
 from tests.ui.conftest import _app, login
 
 PASSWORD = "plum tree in spring"

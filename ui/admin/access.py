@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from flask import render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine.access import AccessExplanation, explain_access
 from engine.errors import NotFound
-from engine.security import Actor, hidden_fields
-from engine.users import actor_by_name
+from engine.security.actors import Actor
+from engine.security.explain import AccessExplanation, explain_access
+from engine.security.scopes import hidden_fields
+from engine.security.users import actor_by_name
 from metamodel.model import label_text
 from ui.admin import admin_bp, choices, requires
 from ui.context import locale, query, registry, runtime

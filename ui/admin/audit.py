@@ -11,7 +11,7 @@ from flask import render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 
 from engine import audit as audit_log
-from engine.audit import AuditRow
+from engine.security.audit import AuditRow
 from metamodel.model import label_text
 from ui.admin import admin_bp, choices, requires
 from ui.admin.roles import ACCESS_LABELS, RIGHT_LABELS, SCOPE_LABELS

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from flask import abort
 from flask_babel import gettext as _
 
-from engine.org import Department, list_departments
-from engine.permissions import role_names
-from engine.users import UserInfo, list_users
+from engine.security.org import Department, list_departments
+from engine.security.permissions import role_names
+from engine.security.users import UserInfo, list_users
 from metamodel.model import Role, label_text
 from ui.context import locale, registry, runtime
 

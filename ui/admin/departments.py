@@ -13,9 +13,9 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from engine.db import write_transaction
 from engine.errors import FormworkError
-from engine.org import Department, create_department, set_head, set_parent
+from engine.security.org import Department, create_department, set_head, set_parent
+from engine.storage.db import write_transaction
 from ui.admin import admin_bp, choices, requires
 from ui.context import actor, runtime
 

@@ -12,9 +12,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.engine import Connection
 from werkzeug.datastructures import MultiDict
 
-from engine.db import write_transaction
 from engine.errors import PermissionDenied
-from engine.permissions import PermissionSet, load_permissions, set_field_access, set_grant, set_rights
+from engine.security.grants import PermissionSet
+from engine.security.permissions import load_permissions, set_field_access, set_grant, set_rights
+from engine.storage.db import write_transaction
 from metamodel.model import ACTIONS, RIGHTS, SCOPES, EntityGrant, label_text
 from ui.admin import admin_bp, choices, requires
 from ui.context import actor, locale, registry, runtime

@@ -13,12 +13,11 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
-from engine.authentication import unlock_account
-from engine.db import write_transaction
 from engine.errors import FormworkError, PermissionDenied
-from engine.ownership import reassign_records
-from engine.sessions import end_sessions
-from engine.users import (
+from engine.security.authentication import unlock_account
+from engine.security.ownership import reassign_records
+from engine.security.sessions import end_sessions
+from engine.security.users import (
     UserInfo,
     create_user,
     deactivate_user,
@@ -28,6 +27,7 @@ from engine.users import (
     set_roles,
     update_user,
 )
+from engine.storage.db import write_transaction
 from metamodel.model import Condition, label_text
 from ui.admin import admin_bp, choices, requires
 from ui.context import actor, locale, registry, runtime

@@ -13,8 +13,8 @@ from decimal import Decimal
 from flask import abort, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 
+from engine.data.views import user_names
 from engine.errors import ConflictError, PermissionDenied, ValidationError
-from engine.views import user_names
 from metamodel.fieldtypes import field_type
 from metamodel.model import Condition, EntityDef, FieldDef, ListView, label_text
 from ui.context import locale, query, records, registry, runtime

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from engine.views import user_names
+from engine.data.views import user_names
 from metamodel.fieldtypes import field_type
 from metamodel.model import EntityDef, FieldDef
 from ui.context import query, runtime

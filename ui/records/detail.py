@@ -11,9 +11,9 @@ from typing import Any
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from engine.audit import record_history
+from engine.data.views import user_names
 from engine.errors import ValidationError
-from engine.views import user_names
+from engine.security.audit import record_history
 from metamodel.fieldtypes import field_type
 from metamodel.model import EntityDef, FieldDef, SortKey, label_text
 from ui.context import locale, query, records, registry, runtime

@@ -11,8 +11,8 @@ from typing import Any
 from flask import url_for
 from flask_babel import gettext as _
 
-from engine.query import QueryService
-from engine.views import user_names
+from engine.data.query import QueryService
+from engine.data.views import user_names
 from metamodel.fieldtypes import field_type
 from metamodel.model import EntityDef, FieldDef, label_text
 from ui.records.localtime import local_text

@@ -16,9 +16,9 @@ from typing import Any
 from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from engine.data.layouts import LayoutState
+from engine.data.views import active_users, user_names
 from engine.errors import ConflictError, ValidationError
-from engine.layouts import LayoutState
-from engine.views import active_users, user_names
 from metamodel.fieldtypes import FieldValueError, field_type
 from metamodel.model import EntityDef, FieldDef, label_text
 from ui.context import locale, query, records, registry, runtime

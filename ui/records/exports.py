@@ -14,8 +14,8 @@ from decimal import Decimal
 
 from flask import Response, abort, request
 
-from engine import audit
-from engine.db import write_transaction
+from engine.security import audit
+from engine.storage.db import write_transaction
 from metamodel.model import Condition, EntityDef, label_text
 from ui.context import actor, locale, registry, runtime
 from ui.records import records_bp

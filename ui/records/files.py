@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flask import Response, abort, current_app, request, send_file
 
-from engine.files import FileStore, servable_type
+from engine.data.files import FileStore, servable_type
 from ui.context import query, registry
 from ui.records import records_bp
 

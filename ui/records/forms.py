@@ -25,8 +25,8 @@ except ImportError:   # WTForms < 3.3 takes (value, label) pairs
     def SelectChoice(value: str, label: str) -> tuple[str, str]:  # noqa: N802
         return value, label
 
-from engine.files import FileStore, content_mismatch
-from engine.views import UserProfile
+from engine.data.files import FileStore, content_mismatch
+from engine.data.views import UserProfile
 from metamodel.fieldtypes import FieldValueError, field_type
 from metamodel.model import EntityDef, FieldDef, label_text
 from ui.records.localtime import from_local_input, local_input

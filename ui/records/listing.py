@@ -12,8 +12,8 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from engine.query import OPERATORS
-from engine.views import SavedView
+from engine.data.query import OPERATORS
+from engine.data.views import SavedView
 from metamodel.fieldtypes import field_type
 from metamodel.model import Condition, EntityDef, ListView, SortKey
 

@@ -12,12 +12,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from engine.errors import ConflictError, CursorError, NotFound, PermissionDenied, ValidationError
-from engine.query import OPERATORS, Page
-from engine.views import active_users, delete_view, save_view, saved_view, saved_views
+from engine.data.query import OPERATORS, Page
+from engine.data.views import active_users, delete_view, save_view, saved_view, saved_views
+from engine.errors import CursorError, ValidationError
 from metamodel.fieldtypes import FieldValueError, field_type
 from metamodel.model import Condition, EntityDef, FieldDef, label_text
-from ui.context import actor, locale, query, records, registry, runtime
+from ui.context import actor, locale, query, registry, runtime
 from ui.records import records_bp
 from ui.records.display import Cell, Column, References, cell, columns_of, record_title, shown_field
 from ui.records.listing import (
@@ -347,53 +347,6 @@ def delete_list_view(entity: str, view_id: int):
         abort(404)
     flash(_("View deleted."), "success")
     return redirect(url_for("records.list_records", entity=entity))
-
-
-@records_bp.route("/app/<entity>/bulk", methods=["POST"])
-def bulk(entity: str):
-    """Applies one action to the selected rows: assign owner, set a field, delete."""
-    definition = registry().entity(entity)
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
-    action = request.form.get("action", "")
-    back = request.form.get("back") or url_for("records.list_records", entity=entity)
-    if not ids:
-        flash(_("Select at least one row first."), "warning")
-        return redirect(_local(back, entity))
-    if action in ("export_csv", "export_xlsx"):
-        from ui.records.exports import export_selected
-
-        return export_selected(definition, ids, action.removeprefix("export_"))
-    if action == "assign":
-        values = {"owner_id": request.form.get("owner_id") or None}
-    elif action == "set":
-        name = request.form.get("field", "")
-        if name not in {f.name for f in settable_fields(definition)}:
-            abort(400)
-        values = {name: query_value(definition, name, request.form.get("value", ""))}
-    elif action != "delete":
-        abort(400)
-    done, problems = 0, []
-    service = records()
-    for record_id in ids:
-        try:
-            if action == "delete":
-                service.delete(entity, record_id)
-            else:
-                service.update(entity, record_id, values)
-            done += 1
-        except (ValidationError, ConflictError, PermissionDenied, NotFound) as exc:
-            problems.append(f"#{record_id}: {exc}")
-    flash(_("%(done)d of %(total)d records changed.", done=done, total=len(ids)),
-          "success" if not problems else "warning")
-    for problem in problems[:5]:
-        flash(problem, "danger")
-    return redirect(_local(back, entity))
-
-
-def _local(target: str, entity: str) -> str:
-    from ui.auth import safe_next
-
-    return safe_next(target) if target.startswith("/") else url_for("records.list_records", entity=entity)
 
 
 @records_bp.route("/app/<entity>/lookup")

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from engine.query import OPERATORS
+from engine.data.query import OPERATORS
 from metamodel.fieldtypes import field_type
 from metamodel.model import EntityDef, FieldDef, label_text
 from ui.context import locale

@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import g
 
-from engine.computed import RecordValues
-from engine.layouts import LayoutState, layout_of, layout_state
-from engine.security import hidden_fields
+from engine.data.computed import RecordValues
+from engine.data.layouts import LayoutState, layout_of, layout_state
+from engine.security.scopes import hidden_fields
 from metamodel.fieldtypes import FieldValueError, field_type
 from metamodel.model import EntityDef, Layout, LayoutField, Section
 from ui.context import actor, registry, runtime
