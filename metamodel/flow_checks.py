@@ -387,10 +387,13 @@ def _approval_issues(ctx: CheckContext, site: _Flow, flow: ApprovalDef) -> Itera
     yield from _step_name_issues(site, flow)
     yield from _branch_issues(site, flow)
     yield from _reject_issues(site, flow)
+    names = {s.name for s in flow.steps} | {END}
+    # A misspelt branch target is reported once, not again as the steps it leaves unreached.
+    targets_known = all(b.go_to in names for s in flow.steps for b in s.next)
     reached = _reachable(flow)
     for i, step in enumerate(flow.steps):
         base = f"/steps/{i}"
-        if i not in reached:
+        if i not in reached and targets_known:
             yield site.issue(base, f"step {step.name!r} is never reached",
                              "branch to it from an earlier step, or remove it")
         yield from _parties_issues(ctx, site, f"{base}/approvers", step.approvers)
