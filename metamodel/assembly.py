@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from metamodel.fieldtypes import FIELD_TYPES
 from metamodel.model import (
@@ -31,6 +31,9 @@ from metamodel.model import (
     frozen_mapping,
     thaw,
 )
+
+if TYPE_CHECKING:
+    from metamodel.flows import FlowDef
 
 FIELD_KEYS = ("name", "type", "label", "help", "required", "unique", "indexed", "read_only",
               "default", "default_formula", "renamed_from")
@@ -124,7 +127,7 @@ def role_from_document(doc: Mapping[str, Any]) -> Role:
 def app_from_parts(doc: Mapping[str, Any], entities: Mapping[str, EntityDef],
                    flows: Mapping[str, Document], reports: Mapping[str, Document],
                    dashboards: Mapping[str, Document],
-                   seed: Mapping[str, Any]) -> AppDef:
+                   seed: Mapping[str, Any], flow_definitions: Mapping[str, FlowDef] | None = None) -> AppDef:
     """Returns the app of a schema-valid app.json and its already-built parts."""
     return AppDef(
         name=doc["name"], version=doc["version"], label=label_from(doc["label"]),
@@ -134,7 +137,8 @@ def app_from_parts(doc: Mapping[str, Any], entities: Mapping[str, EntityDef],
             NavGroup(g["name"], label_from(g["label"]), g.get("icon"),
                      tuple(NavItem(i["entity"], i.get("view")) for i in g["items"]))
             for g in doc.get("navigation", ())),
-        flows=frozen_mapping(flows), reports=frozen_mapping(reports),
+        flows=frozen_mapping(flows), flow_definitions=frozen_mapping(flow_definitions),
+        reports=frozen_mapping(reports),
         dashboards=frozen_mapping(dashboards),
         seed=frozen_mapping({name: deep_freeze(rows) for name, rows in seed.items()}),
     )

@@ -71,6 +71,9 @@ class FormulaSite:
     returns: str | None
     blank_as_zero: bool = False
     owner: str | None = None   # the computed field it defines, for cycle detection
+    # Result types the place takes when `returns` is None: a flow assigning a picklist field
+    # takes its values as text, a lookup or user field takes an id. Empty: any type.
+    accepts: frozenset[str] = frozenset()
 
 
 def formula_sites(ctx: CheckContext) -> Iterator[FormulaSite]:
@@ -128,19 +131,28 @@ def _compatible(expected: str | None, actual: str) -> bool:
 def check_formulas(ctx: CheckContext) -> Iterator[MetadataIssue]:
     """Every formula compiles against its entity's fields and gives the type its place needs."""
     for site in formula_sites(ctx):
-        if _reads_broken_part(ctx, site):
-            continue  # the schema issue of that part is reported; its formula is checked once fixed
-        fields = formula_fields(ctx.app, site.entity, site.source)
-        try:
-            compiled = compile_formula(site.source, fields, blank_as_zero=site.blank_as_zero,
-                                       returns=site.returns)
-        except FormulaError as error:
-            yield MetadataIssue(site.file, site.path,
-                                f"{error.message} (line {error.line}, column {error.column})")
-            continue
-        if not _compatible(site.returns, compiled.type):
-            yield MetadataIssue(site.file, site.path,
-                                f"the formula gives {compiled.type}, but {site.returns} is needed")
+        yield from site_issues(ctx, site)
+
+
+def site_issues(ctx: CheckContext, site: FormulaSite) -> Iterator[MetadataIssue]:
+    """Yields what is wrong with one formula: it does not compile, or gives the wrong type."""
+    if _reads_broken_part(ctx, site):
+        return  # the schema issue of that part is reported; its formula is checked once fixed
+    fields = formula_fields(ctx.app, site.entity, site.source)
+    try:
+        compiled = compile_formula(site.source, fields, blank_as_zero=site.blank_as_zero,
+                                   returns=site.returns)
+    except FormulaError as error:
+        yield MetadataIssue(site.file, site.path,
+                            f"{error.message} (line {error.line}, column {error.column})")
+        return
+    if not _compatible(site.returns, compiled.type):
+        yield MetadataIssue(site.file, site.path,
+                            f"the formula gives {compiled.type}, but {site.returns} is needed")
+    elif site.accepts and compiled.type not in (*site.accepts, "null"):
+        yield MetadataIssue(site.file, site.path,
+                            f"the formula gives {compiled.type}, but {' or '.join(sorted(site.accepts))} "
+                            "is needed")
 
 
 def check_formula_cycles(ctx: CheckContext) -> Iterator[MetadataIssue]:

@@ -19,6 +19,8 @@ from metamodel.fieldtypes import FIELD_TYPES
 from metamodel.issues import MetadataIssue, did_you_mean, json_pointer
 
 SCHEMA_NAMES = ("app", "entity", "flow", "report", "dashboard")
+# Schemas the flow envelope refers to, by the envelope's kind; not document kinds of their own.
+PART_SCHEMA_NAMES = ("flow_pipeline", "flow_approval", "flow_automation", "flow_parts")
 
 
 def _read_schema(name: str) -> dict[str, Any]:
@@ -44,7 +46,7 @@ def field_schema_rules() -> list[dict[str, Any]]:
 
 @cache
 def schema(name: str) -> dict[str, Any]:
-    """Returns the JSON Schema of a document kind ("app", "entity", "flow", "report", "dashboard")."""
+    """Returns the JSON Schema of a document kind ("app", "entity", "flow"...) or of a part of one."""
     document = _read_schema(name)
     if name == "entity":
         field = document["$defs"]["field"]
@@ -56,7 +58,7 @@ def schema(name: str) -> dict[str, Any]:
 @cache
 def _validator(name: str) -> Draft202012Validator:
     registry: Registry = Registry()
-    for other in SCHEMA_NAMES:
+    for other in (*SCHEMA_NAMES, *PART_SCHEMA_NAMES):
         document = schema(other)
         resource = Resource.from_contents(document)
         registry = registry.with_resources([(document["$id"], resource)])
@@ -66,14 +68,29 @@ def _validator(name: str) -> Draft202012Validator:
 
 def schema_issues(kind: str, file: str, document: Any) -> Iterator[MetadataIssue]:
     """Yields an issue for every way `document` breaks the schema of `kind`, best error first."""
-    errors = sorted(_validator(kind).iter_errors(document), key=lambda e: list(e.absolute_path))
+    errors = sorted(_validator(kind).iter_errors(document), key=lambda e: [str(p) for p in e.absolute_path])
+    seen: set[MetadataIssue] = set()
     for error in errors:
-        yield from _issues_of(file, _most_useful(error))
+        for issue in _issues_of(file, _most_useful(error)):
+            if issue not in seen:   # an unknown key can break both an if/then rule and its neighbours
+                seen.add(issue)
+                yield issue
 
 
 def _most_useful(error: ValidationError) -> ValidationError:
     # anyOf/oneOf errors wrap one error per branch; the deepest relevant branch says what to fix.
+    if _exclusive_keys(error):
+        return error
     return best_match(error.context) if error.context else error
+
+
+def _exclusive_keys(error: ValidationError) -> list[str]:
+    """Returns the keys of a oneOf whose branches each require one key ("exactly one of"), else []."""
+    branches = error.schema.get(error.validator) if isinstance(error.schema, dict) else None
+    if error.validator != "oneOf" or not all(set(b) == {"required"} and len(b["required"]) == 1
+                                             for b in branches):
+        return []
+    return [b["required"][0] for b in branches]
 
 
 def _issues_of(file: str, error: ValidationError) -> Iterator[MetadataIssue]:
@@ -87,6 +104,12 @@ def _issues_of(file: str, error: ValidationError) -> Iterator[MetadataIssue]:
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         yield MetadataIssue(file, path, f"{missing!r} is required")
+        return
+    keys = _exclusive_keys(error)
+    if keys:
+        given = [k for k in keys if isinstance(error.instance, dict) and k in error.instance]
+        told = f" (it has {', '.join(given)})" if given else ""
+        yield MetadataIssue(file, path, f"give exactly one of {', '.join(keys)}{told}")
         return
     yield MetadataIssue(file, path, *_message(error))
 

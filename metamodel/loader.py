@@ -20,6 +20,8 @@ from metamodel.assembly import (
 from metamodel.checks import CHECKS
 from metamodel.context import CheckContext, DocumentSource, EntitySource
 from metamodel.fieldtypes import FIELD_TYPES
+from metamodel.flow_checks import FLOW_CHECKS
+from metamodel.flows import flow_from_document
 from metamodel.folder import APP_FILE, document_kind, read_documents, write_documents
 from metamodel.formula_checks import check_formula_cycles, check_formulas
 from metamodel.hidden_reads import check_computed_reads_of_hidden_fields
@@ -92,7 +94,8 @@ def validate_documents(documents: Mapping[str, Any], *, unreadable: Iterable[str
 
 
 def _semantic_issues(ctx: CheckContext) -> Iterator[MetadataIssue]:
-    for check in (*CHECKS, check_formulas, check_formula_cycles, check_computed_reads_of_hidden_fields):
+    for check in (*CHECKS, check_formulas, check_formula_cycles, check_computed_reads_of_hidden_fields,
+                  *FLOW_CHECKS):
         yield from check(ctx)
 
 
@@ -177,7 +180,8 @@ class _Build:
         for source in self.documents:
             groups[_DOCUMENT_GROUPS[source.kind]].setdefault(source.document.name, source.document)
         app = app_from_parts(self.app_doc or _PLACEHOLDER_APP, entities, groups["flows"],
-                             groups["reports"], groups["dashboards"], self.seed)
+                             groups["reports"], groups["dashboards"], self.seed,
+                             {name: flow_from_document(d) for name, d in groups["flows"].items()})
         return CheckContext(app=app, app_ok=self.app_doc is not None, entities=sources,
                             documents=tuple(self.documents), seed_files=self.seed_files,
                             broken_entities=frozenset(self.broken_entities),

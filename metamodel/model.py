@@ -8,7 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from metamodel.flows import FlowDef
 
 Label = Mapping[str, str]   # locale -> text; always has "en"
 
@@ -226,6 +229,8 @@ class AppDef:
     roles: tuple[Role, ...] = ()
     navigation: tuple[NavGroup, ...] = ()
     flows: Mapping[str, Document] = dc_field(default_factory=frozen_mapping)
+    # The same flows parsed for the flow engine, by name (`flows` keeps them as written, for export).
+    flow_definitions: Mapping[str, FlowDef] = dc_field(default_factory=frozen_mapping)
     reports: Mapping[str, Document] = dc_field(default_factory=frozen_mapping)
     dashboards: Mapping[str, Document] = dc_field(default_factory=frozen_mapping)
     seed: Mapping[str, tuple[Mapping[str, Any], ...]] = dc_field(default_factory=frozen_mapping)
