@@ -4,6 +4,7 @@ Every install is a plan (readable steps) applied in one transaction with the new
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from engine.changes import MetadataChange, metadata_changes, with_affected_rows
 from engine.data.registry import installed_documents
 from engine.errors import FormworkError
+from engine.grant_merge import KeptGrant, live_roles, merge_admin_changes
 from engine.runtime import Runtime
 from engine.security.actors import SYSTEM, Actor
 from engine.storage.db import fw_role
@@ -28,14 +31,32 @@ class AppError(FormworkError):
 
 @dataclass(frozen=True)
 class AppPlan:
+    """What an install or upgrade would do: schema steps, every other metadata change with the
+    existing records it breaks, and the role grants an admin changed that the upgrade keeps."""
     app: AppDef
     installed_version: str | None
     plan: Plan
+    changes: tuple[MetadataChange, ...] = ()
+    kept_grants: tuple[KeptGrant, ...] = ()
+    previous: AppDef | None = None   # the package installed now, whose roles admins may have changed
+
+    @property
+    def refused(self) -> list[Step]:
+        return self.plan.refused
 
     def describe(self) -> str:
         head = (f"Install {self.app.name} {self.app.version}" if self.installed_version is None
                 else f"Upgrade {self.app.name} {self.installed_version} -> {self.app.version}")
-        return f"{head}\n{self.plan.describe()}"
+        lines = [head, self.plan.describe()]
+        if self.installed_version is not None:
+            lines.append(self.describe_metadata())
+        return "\n".join(lines)
+
+    def describe_metadata(self) -> str:
+        entries = [c.describe() for c in self.changes] + [k.describe() for k in self.kept_grants]
+        if not entries:
+            return "No other metadata changes."
+        return "\n".join(["Metadata changes:", *(f"- {entry}" for entry in entries)])
 
 
 def semver_key(version: str) -> tuple[int, ...]:
@@ -54,12 +75,21 @@ def plan_app(runtime: Runtime, app: AppDef | str | Path) -> AppPlan:
     app = app if isinstance(app, AppDef) else load_app(app)
     with runtime.engine.connect() as conn:
         before = installed_app(conn, app.name)
+        if before is not None and semver_key(app.version) < semver_key(before.version):
+            raise AppError(f"{app.name} {app.version} is older than the installed {before.version}; "
+                           "downgrades are refused")
         old = dict(before.entities) if before else {}
         plan = plan_changes(conn, old, dict(app.entities))
-    if before is not None and semver_key(app.version) < semver_key(before.version):
-        raise AppError(f"{app.name} {app.version} is older than the installed {before.version}; "
-                       "downgrades are refused")
-    return AppPlan(app, before.version if before else None, plan)
+        kept = merge_admin_changes(conn, before, app).kept
+        changes = with_affected_rows(_without_kept(metadata_changes(before, app), kept),
+                                     runtime.query(conn=conn))
+    return AppPlan(app, before.version if before else None, plan, changes, kept, before)
+
+
+def _without_kept(changes: tuple[MetadataChange, ...], kept: tuple[KeptGrant, ...]) -> tuple[MetadataChange, ...]:
+    """Drops the template's grant changes an admin's value overrides (the kept line says both)."""
+    overridden = {k.subject for k in kept}
+    return tuple(c for c in changes if c.subject not in overridden)
 
 
 def apply_app(runtime: Runtime, app_plan: AppPlan, *, actor: Actor = SYSTEM,
@@ -69,8 +99,10 @@ def apply_app(runtime: Runtime, app_plan: AppPlan, *, actor: Actor = SYSTEM,
     first_install = app_plan.installed_version is None
 
     def finish(conn: Connection) -> None:
-        # Roles and seed rows commit with the schema change, or not at all.
-        _store_roles(conn, app)
+        # Roles and seed rows commit with the schema change, or not at all. The grants admins
+        # changed are read again here, inside the transaction, so none made since the plan is lost.
+        roles = merge_admin_changes(conn, app_plan.previous, app).roles
+        _store_roles(conn, dataclasses.replace(app, roles=roles))
         if first_install and app.seed:
             _load_seed(runtime, app, actor, conn)
 
@@ -88,12 +120,15 @@ def install_app(runtime: Runtime, app: AppDef | str | Path, *, actor: Actor = SY
 
 
 def export_app(runtime: Runtime, name: str, folder: str | Path) -> list[Path]:
-    """Writes the installed app `name` as a folder that installs to the same metadata."""
+    """Writes the installed app `name` as a folder that installs to the same metadata, its roles
+    holding the grants they have now (admins' changes included)."""
     with runtime.engine.connect() as conn:
         found = installed_documents(conn).get(name)
-    if found is None:
-        raise AppError(f"there is no installed app {name!r}")
-    return write_app(app_from_documents(found[1]), folder)
+        if found is None:
+            raise AppError(f"there is no installed app {name!r}")
+        app = app_from_documents(found[1])
+        roles = live_roles(conn, app)
+    return write_app(dataclasses.replace(app, roles=roles), folder)
 
 
 def installed_apps(runtime: Runtime) -> dict[str, str]:

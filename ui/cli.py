@@ -127,10 +127,12 @@ def app_validate(path: Path) -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @friendly
 def app_plan(path: Path) -> None:
-    """Show what installing or upgrading to the app folder would change."""
+    """Show what installing or upgrading to the app folder would change; exit 1 if a step is refused."""
     from engine.apps import plan_app
 
-    click.echo(plan_app(runtime(), path).describe())
+    plan = plan_app(runtime(), path)
+    click.echo(plan.describe())
+    _refuse_if_blocked(plan)
 
 
 @app.command("install")

@@ -122,6 +122,20 @@ def test_plan_lists_the_steps_of_an_upgrade(initialised, tmp_path):
     assert "add field account.wechat (text)" in result.output
 
 
+def test_plan_prints_a_refused_step_and_the_records_a_constraint_breaks_then_exits_1(initialised, tmp_path):
+    folder = copy_app(tmp_path)
+    bump_version(folder, "1.1.0")
+    shutil.rmtree(folder / "seed")   # installed already; its codes would fail the new length itself
+    edit_entity(folder, "product", lambda d: d["fields"][1].update(max_length=5))
+    edit_entity(folder, "product", lambda d: d["fields"][0].update(label={"en": "Product", "zh": "产品"}))
+    result = initialised("app", "plan", str(folder))
+    assert result.exit_code == 1
+    assert "change the storage of field product.code (text) — 14 rows would not convert [refused]" in result.output
+    assert "- field product.code: max length 50 -> 5 — 14 existing records break it: " in result.output
+    assert "- field product.name: label 'Product name' -> 'Product'" in result.output
+    assert "step(s) would lose data" in result.output
+
+
 def test_upgrade_asks_before_applying_and_a_no_changes_nothing(initialised, tmp_path):
     folder = copy_app(tmp_path)
     bump_version(folder, "1.1.0")
