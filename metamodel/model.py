@@ -26,6 +26,16 @@ def label_text(label: Label | None, locale: str = "en") -> str:
     return label.get(locale) or label.get("en") or next(iter(label.values()), "")
 
 
+def entity_label(entity: EntityDef, locale: str = "en") -> str:
+    """Returns the entity's label in `locale` ("Opportunity"), for messages about one record."""
+    return label_text(entity.label, locale) or entity.name
+
+
+def plural_label(entity: EntityDef, locale: str = "en") -> str:
+    """Returns the entity's plural label in `locale` ("Opportunities"), for messages about several."""
+    return label_text(entity.plural_label, locale) or entity_label(entity, locale)
+
+
 def frozen_mapping(data: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     return MappingProxyType(dict(data or {}))
 

@@ -5,6 +5,7 @@ List views, record pages, lookups, exports and the API read through QueryService
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -303,8 +304,9 @@ class QueryService:
             raise ValidationError(entity.name, problems)
         if alternatives:
             clauses.append(sa.or_(*alternatives))
-        if search:
-            clauses.append(self._search_clause(entity, paths.table, search))
+        terms = search_terms(search or "")
+        if terms:
+            clauses.append(self._search_clause(entity, paths.table, terms))
         if formula_text:
             clauses.append(self._formula_clause(entity, paths, formula_text))
         return clauses
@@ -370,13 +372,13 @@ class QueryService:
         except KeyError:
             return None
 
-    def _search_clause(self, entity: EntityDef, table: sa.FromClause, text: str) -> sa.ColumnElement[bool]:
-        pattern = f"%{_escape_like(text.strip())}%"
+    def _search_clause(self, entity: EntityDef, table: sa.FromClause, terms: Sequence[str]) -> sa.ColumnElement[bool]:
+        """Returns the clause a record meets when it holds every term, each in any searchable field."""
         hidden = self.hidden(entity)
         columns = [table.c[f.name] for f in stored_fields(entity) if f.type in SEARCHABLE and f.name not in hidden]
         if not columns:
             return sa.false()
-        return sa.or_(*(c.ilike(pattern, escape="\\") for c in columns))
+        return sa.and_(*(_held_in_any(columns, term) for term in terms))
 
     def _sort_keys(self, entity: EntityDef, paths: SqlPaths, sort: Sequence[SortKey]) -> list[SortExpression]:
         keys: list[SortExpression] = []
@@ -422,6 +424,22 @@ class Selection:
 class GroupTotal:
     count: int
     total: Decimal | None
+
+
+def search_terms(text: str) -> list[str]:
+    """Returns the words of a search, each to be found on its own: split at whitespace, with a
+    "quoted phrase" (straight or Chinese quotes) kept as one term; Chinese written without spaces
+    stays one term."""
+    return [phrase or word for phrase, word in _SEARCH_TERM.findall(text) if (phrase or word).strip()]
+
+
+# A quoted phrase, or a run of non-space characters (a lone quote mark is dropped, not searched for).
+_SEARCH_TERM = re.compile(r'["“”]([^"“”]*)["“”]|([^\s"“”]+)')
+
+
+def _held_in_any(columns: Sequence[sa.ColumnElement], term: str) -> sa.ColumnElement[bool]:
+    pattern = f"%{_escape_like(term.strip())}%"
+    return sa.or_(*(c.ilike(pattern, escape="\\") for c in columns))
 
 
 def _filter_value(f: FieldDef, op: Operator, raw: Any) -> Any:

@@ -26,8 +26,8 @@ from engine.security.scopes import check_write, read_scope, strip_hidden
 from engine.storage.db import write_transaction
 from engine.storage.tables import stored_fields
 from metamodel.fieldtypes import FieldValueError, field_type
-from metamodel.fieldtypes.base import is_blank
-from metamodel.model import EntityDef, FieldDef, label_text
+from metamodel.fieldtypes.base import field_label, is_blank
+from metamodel.model import EntityDef, FieldDef, entity_label, label_text, plural_label
 
 MISSING = object()
 SYSTEM_WRITABLE = ("owner_id",)
@@ -381,8 +381,14 @@ class RecordService:
             count = conn.execute(sa.select(sa.func.count()).where(
                 child_table.c[via] == record_id, child_table.c.deleted_at.is_(None))).scalar_one()
             if count:
-                raise ValidationError(entity.name, [FieldError(None, f"{count} {child.name} records still "
-                                                                     f"point at this record through {via}")])
+                raise ValidationError(entity.name, [FieldError(None, self._still_pointing(child, f, count))])
+
+    def _still_pointing(self, child: EntityDef, via: FieldDef, count: int) -> str:
+        """Returns why a delete is refused, e.g. "3 Opportunities still point at this record through Account"."""
+        lang = self.actor.locale
+        if count == 1:
+            return f"1 {entity_label(child, lang)} still points at this record through {field_label(via, lang)}"
+        return f"{count} {plural_label(child, lang)} still point at this record through {field_label(via, lang)}"
 
     # -- shared checks -----------------------------------------------------------------------
     def _refuse_unknown(self, entity: EntityDef, values: Mapping[str, Any], problems: Problems,
@@ -391,7 +397,7 @@ class RecordService:
             if name in SYSTEM_WRITABLE:
                 continue
             if not entity.has_field(name):
-                problems.add(name, f"is not a field of {entity.name}", row)
+                problems.add(name, f"is not a field of {entity_label(entity, self.actor.locale)}", row)
             elif not field_type(entity.field(name).type).stored:
                 problems.add(name, "is computed and cannot be set", row)
 
@@ -429,6 +435,8 @@ class RecordService:
             if not wanted:
                 continue
             target_table = fk[0]
+            target_name = (entity_label(self.registry.entity(target_table), self.actor.locale)
+                           if target_table in self.registry.entities else target_table)
             target = (self.registry.table(target_table) if target_table in self.registry.tables
                       else sa.table(target_table, sa.column("id")))
             query = sa.select(target.c.id).where(target.c.id.in_(wanted))
@@ -443,7 +451,7 @@ class RecordService:
             for row, columns in prepared:
                 value = columns.get(f.name)
                 if value is not None and value not in found:
-                    problems.add(f.name, f"there is no {target_table} with id {value}", row)
+                    problems.add(f.name, f"there is no {target_name} with id {value}", row)
 
     def _check_unique(self, conn: Connection, entity: EntityDef,
                       prepared: list[tuple[int | None, dict[str, Any]]], problems: Problems,
@@ -468,10 +476,11 @@ class RecordService:
                 query = query.where(table.c.id != exclude_id)
             taken = dict(conn.execute(query).all())
             readable = self._readable_ids(conn, entity, table, set(taken.values()))
+            noun = entity_label(entity, self.actor.locale)
             for row, columns in prepared:
                 value = columns.get(f.name)
                 if value in taken:
-                    holder = f"{entity.name} {taken[value]}" if taken[value] in readable else f"another {entity.name}"
+                    holder = f"{noun} {taken[value]}" if taken[value] in readable else f"another {noun}"
                     problems.add(f.name, f"{value!r} is already used by {holder}", row)
 
     def _readable_ids(self, conn: Connection, entity: EntityDef, table: sa.Table, ids: set[int]) -> set[int]:

@@ -4,6 +4,7 @@ Adding a type is one subclass with `name` set, registered with `@register`, plus
 """
 from __future__ import annotations
 
+import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -131,6 +132,17 @@ class FieldType(ABC):
     def display(self, field: FieldDef, value: Any, locale: str = "en") -> str:
         """Returns the value as a person reads it in `locale`; blank is ""."""
         return "" if value is None else str(value)
+
+    # -- spreadsheets -----------------------------------------------------------------------
+    def spreadsheet_value(self, field: FieldDef, value: Any, zone: dt.tzinfo = dt.UTC) -> Any:
+        """Returns what an XLSX cell holds for a value that is not blank, when a spreadsheet has a
+        kind for it (a number, date, time or boolean); None when the cell holds the value's text as
+        a list shows it (words, choice labels, record titles). `zone` is the reader's time zone."""
+        return None
+
+    def spreadsheet_format(self, field: FieldDef, locale: str = "en") -> str | None:
+        """Returns the Excel number format of the cells `spreadsheet_value` fills; None for General."""
+        return None
 
     def reader_note(self, field: FieldDef) -> str | None:
         """Returns what a reader should know about how the value is made (English; the UI translates)."""

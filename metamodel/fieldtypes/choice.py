@@ -4,6 +4,7 @@ Picklist values are stored as their `value`; people see the `label` in their loc
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,6 +55,9 @@ class BooleanType(FieldType):
     def display(self, field: FieldDef, value: Any, locale: str = "en") -> str:
         yes, no = _YES_NO.get(locale, _YES_NO["en"])
         return yes if value else no
+
+    def spreadsheet_value(self, field: FieldDef, value: Any, zone: dt.tzinfo = dt.UTC) -> Any:
+        return bool(value)
 
 
 _VALUE_SCHEMA = {

@@ -4,6 +4,7 @@ Their values take the shape of their result type, so conversion delegates to tha
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from metamodel.fieldtypes.base import FIELD_TYPES, FieldType, FieldValueError, register
@@ -43,6 +44,14 @@ class ComputedType(FieldType):
     def display(self, field: FieldDef, value: Any, locale: str = "en") -> str:
         result = self.result_field(field)
         return FIELD_TYPES[result.type].display(result, value, locale)
+
+    def spreadsheet_value(self, field: FieldDef, value: Any, zone: dt.tzinfo = dt.UTC) -> Any:
+        result = self.result_field(field)
+        return FIELD_TYPES[result.type].spreadsheet_value(result, value, zone)
+
+    def spreadsheet_format(self, field: FieldDef, locale: str = "en") -> str | None:
+        result = self.result_field(field)
+        return FIELD_TYPES[result.type].spreadsheet_format(result, locale)
 
     def parse_csv(self, field: FieldDef, text: str) -> Any:
         raise FieldValueError("is computed and cannot be imported")

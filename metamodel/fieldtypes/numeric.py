@@ -4,6 +4,7 @@ Integers are int; the others are Decimal quantized to the field's precision (nev
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -94,6 +95,12 @@ class IntegerType(NumberLike):
     def display(self, field: FieldDef, value: Any, locale: str = "en") -> str:
         return "" if value is None else f"{value:,}"
 
+    def spreadsheet_value(self, field: FieldDef, value: Any, zone: dt.tzinfo = dt.UTC) -> Any:
+        return value
+
+    def spreadsheet_format(self, field: FieldDef, locale: str = "en") -> str | None:
+        return "#,##0"
+
 
 class DecimalType(NumberLike):
     """number, currency and percent: a Decimal with `precision` places."""
@@ -128,6 +135,12 @@ class DecimalType(NumberLike):
     def display(self, field: FieldDef, value: Any, locale: str = "en") -> str:
         return "" if value is None else f"{value:,.{self.precision(field)}f}"
 
+    def spreadsheet_value(self, field: FieldDef, value: Any, zone: dt.tzinfo = dt.UTC) -> Any:
+        return value
+
+    def spreadsheet_format(self, field: FieldDef, locale: str = "en") -> str | None:
+        return "#,##0" + _excel_decimals(self.precision(field))
+
 
 @register
 class NumberType(DecimalType):
@@ -147,14 +160,21 @@ class CurrencyType(DecimalType):
     def currency(self, field: FieldDef) -> str:
         return field.option("currency", DEFAULT_CURRENCY)
 
+    def sign_of(self, field: FieldDef, locale: str) -> str:
+        """Returns what stands before an amount: the currency's symbol ("$"), else its code and a space."""
+        code = self.currency(field)
+        return _LOCALE_SYMBOLS.get(locale, {}).get(code) or _SYMBOLS.get(code) or f"{code} "
+
     def display(self, field: FieldDef, value: Any, locale: str = "en") -> str:
         if value is None:
             return ""
-        code = self.currency(field)
         digits = f"{abs(value):,.{self.precision(field)}f}"
         sign = "-" if value < 0 else ""
-        symbol = _LOCALE_SYMBOLS.get(locale, {}).get(code) or _SYMBOLS.get(code)
-        return f"{sign}{symbol}{digits}" if symbol else f"{sign}{code} {digits}"
+        return f"{sign}{self.sign_of(field, locale)}{digits}"
+
+    def spreadsheet_format(self, field: FieldDef, locale: str = "en") -> str | None:
+        # The sign is a quoted literal, so Excel shows it as written (one section: "-$5.00" below zero).
+        return f'"{self.sign_of(field, locale)}"' + super().spreadsheet_format(field, locale)
 
 
 @register
@@ -173,3 +193,15 @@ class PercentType(DecimalType):
         text = f"{value:,.{self.precision(field)}f}"
         text = text.rstrip("0").rstrip(".") if "." in text else text
         return f"{text}%"
+
+    def spreadsheet_value(self, field: FieldDef, value: Any, zone: dt.tzinfo = dt.UTC) -> Any:
+        # A stored 25 means 25 %; a spreadsheet percentage is the fraction, 0.25 shown as "25%".
+        return value / 100
+
+    def spreadsheet_format(self, field: FieldDef, locale: str = "en") -> str | None:
+        return "0" + _excel_decimals(self.precision(field)) + "%"
+
+
+def _excel_decimals(places: int) -> str:
+    """Returns the decimal part of an Excel number format with `places` digits ("" for none)."""
+    return "." + "0" * places if places else ""

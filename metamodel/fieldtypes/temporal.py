@@ -66,6 +66,12 @@ class DateType(FieldType):
     def display(self, field: FieldDef, value: Any, locale: str = "en") -> str:
         return "" if value is None else value.isoformat()
 
+    def spreadsheet_value(self, field: FieldDef, value: Any, zone: dt.tzinfo = UTC) -> Any:
+        return value
+
+    def spreadsheet_format(self, field: FieldDef, locale: str = "en") -> str | None:
+        return "yyyy-mm-dd"
+
 
 @register
 class DatetimeType(FieldType):
@@ -114,3 +120,10 @@ class DatetimeType(FieldType):
 
     def display(self, field: FieldDef, value: Any, locale: str = "en") -> str:
         return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+
+    def spreadsheet_value(self, field: FieldDef, value: Any, zone: dt.tzinfo = UTC) -> Any:
+        # Excel has no time zones: the cell holds the reader's wall-clock time, naive, as the list shows it.
+        return self._as_utc(value).astimezone(zone).replace(tzinfo=None)
+
+    def spreadsheet_format(self, field: FieldDef, locale: str = "en") -> str | None:
+        return "yyyy-mm-dd hh:mm"

@@ -330,3 +330,25 @@ def test_formula_type_of_formula_is_its_declared_result():
 def test_autonumber_formats_date_parts_and_counter():
     f = make("autonumber", format="QT-{YYYY}-{0000}")
     assert field_type("autonumber").format_value(f, 42, dt.date(2024, 5, 1)) == "QT-2024-0042"
+
+
+@pytest.mark.parametrize(("type_name", "options", "locale", "expected"), [
+    ("currency", {"currency": "USD"}, "en", '"$"#,##0.00'),
+    ("currency", {"currency": "CNY"}, "zh", '"¥"#,##0.00'),
+    ("currency", {"currency": "CNY", "precision": 0}, "en", '"CNY "#,##0'),
+    ("number", {"precision": 3}, "en", "#,##0.000"),
+    ("percent", {"precision": 1}, "en", "0.0%"),
+    ("formula", {"expression": "1", "returns": "percent", "precision": 0}, "en", "0%"),
+])
+def test_spreadsheet_format_follows_precision_and_currency(type_name, options, locale, expected):
+    f = make(type_name, **options)
+    assert field_type(type_name).spreadsheet_format(f, locale) == expected
+
+
+def test_spreadsheet_value_of_a_percent_is_its_fraction():
+    assert field_type("percent").spreadsheet_value(make("percent"), Decimal("12.50")) == Decimal("0.125")
+
+
+def test_spreadsheet_value_of_text_and_choices_is_left_to_their_shown_text():
+    assert field_type("text").spreadsheet_value(make("text"), "=1+1") is None
+    assert field_type("picklist").spreadsheet_value(make("picklist", values=PICK_VALUES), "won") is None

@@ -78,6 +78,43 @@ def test_export_xlsx_writes_text_as_a_string_and_a_negative_number_as_a_number(c
     assert roi.data_type == "n" and roi.value < 0
 
 
+def _xlsx_row(response) -> list:
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    return [cell for cell in next(sheet.iter_rows(min_row=2, max_row=2))]
+
+
+def test_export_xlsx_writes_whole_numbers_and_amounts_as_numbers_with_their_formats(client, make, unique):
+    make("account", name=f"{unique} numbers", grade="vip", employees=1200, annual_revenue="1234.5")
+    response = client.get(f"/app/account/export.xlsx?q={unique}&cols=employees,annual_revenue,grade")
+    employees, revenue, grade = _xlsx_row(response)
+    assert (employees.value, employees.data_type, employees.number_format) == (1200, "n", "#,##0")
+    assert (revenue.value, revenue.data_type, revenue.number_format) == (1234.5, "n", '"CNY "#,##0.00')
+    assert (grade.value, grade.data_type) == ("VIP", "s")
+
+
+def test_export_xlsx_writes_a_percent_as_a_fraction_shown_as_a_percentage(client, make, unique):
+    make("product", name=f"{unique} tea", code=f"T-{unique.upper()}", unit_price="10", tax_rate="25")
+    tax_rate, = _xlsx_row(client.get(f"/app/product/export.xlsx?q={unique}&cols=tax_rate"))
+    assert (tax_rate.value, tax_rate.data_type, tax_rate.number_format) == (0.25, "n", "0%")
+
+
+def test_export_xlsx_writes_a_boolean_as_a_boolean(client, make, unique):
+    make("product", name=f"{unique} on", code=f"B-{unique.upper()}", unit_price="10", active=True)
+    active, = _xlsx_row(client.get(f"/app/product/export.xlsx?q={unique}&cols=active"))
+    assert (active.value, active.data_type) == (True, "b")
+
+
+def test_export_xlsx_writes_a_date_as_an_excel_date(client, make, unique):
+    import datetime as dt
+
+    _loss_making_campaign(make, f"{unique} dated")
+    start, = _xlsx_row(client.get(f"/app/campaign/export.xlsx?q={unique}&cols=start_date"))
+    assert start.is_date and start.number_format == "yyyy-mm-dd"
+    assert start.value == dt.datetime(2031, 1, 1)
+
+
 def test_kanban_has_a_column_per_stage_with_count_and_sum(client):
     html = client.get("/app/opportunity/kanban").get_data(as_text=True)
     for stage in ("Initial contact", "Needs confirmed", "Demo", "Won", "Lost"):

@@ -139,6 +139,13 @@ def test_bulk_delete_moves_records_to_the_recycle_bin(client, make, unique):
     assert client.get(f"/app/account/{ids[0]}").status_code == 404
 
 
+def test_list_search_finds_records_holding_every_word_in_any_field(client, make, unique):
+    make("account", name=f"Acme {unique}", city="Beijing")
+    make("account", name=f"Acme {unique} Shanghai", city="Shanghai")
+    html = client.get(f"/app/account?q={unique}+Acme+beijing").get_data(as_text=True)
+    assert names_in(html) == [f"Acme {unique}"]
+
+
 def test_lookup_endpoint_returns_titles_matching_the_text(client, make, unique):
     account = make("account", name=f"Typeahead {unique}")
     assert client.get(f"/app/account/lookup?q={unique}").get_json() == [

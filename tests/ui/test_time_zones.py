@@ -67,3 +67,15 @@ def test_dates_are_not_shifted(shanghai_client, make, unique):
     opp = make("opportunity", name=f"Date opp {unique}", account=account["id"], stage="demo",
                close_date="2030-01-31")
     assert "2030-01-31" in shanghai_client.get(f"/app/opportunity/{opp['id']}").get_data(as_text=True)
+
+
+def test_xlsx_export_writes_a_datetime_in_the_users_time_zone(shanghai_client, make, unique):
+    import io
+
+    from openpyxl import load_workbook
+
+    task(make, unique)
+    response = shanghai_client.get(f"/app/task/export.xlsx?q={unique}&cols=due_at,created_at")
+    due, created = load_workbook(io.BytesIO(response.data)).active[2]
+    assert due.value == dt.datetime(2030, 3, 1, 9, 30) and due.number_format == "yyyy-mm-dd hh:mm"
+    assert created.is_date and created.value.tzinfo is None

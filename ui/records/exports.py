@@ -1,31 +1,39 @@
 """CSV and XLSX exports of a list: the list's rows under the same query string, every page of them.
 
-Values are written as the list shows them (titles for lookups, labels for choices); exports are audited.
-Text never becomes a spreadsheet formula: XLSX writes it as a string cell, CSV quotes a formula's first
-character (OWASP's advice against CSV injection); numbers stay numbers in both.
+CSV writes values as the list shows them (titles for lookups, labels for choices); XLSX writes numbers,
+amounts, percentages, dates, times and booleans as the spreadsheet's own kinds, as each field type says,
+and the rest as that text. Exports are audited. Text never becomes a spreadsheet formula: XLSX writes it
+as a string cell, CSV quotes a formula's first character (OWASP's advice against CSV injection).
 """
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Any
 
 from flask import Response, abort, request
 
 from engine.security import audit
 from engine.storage.db import write_transaction
-from metamodel.model import Condition, EntityDef, label_text
+from metamodel.fieldtypes import field_type
+from metamodel.model import Condition, EntityDef, FieldDef, label_text
 from ui.context import actor, locale, registry, runtime
 from ui.records import records_bp
+from ui.records.display import TIME_COLUMNS, Cell, Column, columns_of, shown_field
 from ui.records.listing import ListState
 from ui.records.lists import current_state, fetch_list
+from ui.records.localtime import user_zone
 
 EXPORT_PAGE = 500
 EXPORT_LIMIT = 100_000
 # The first characters that make Excel, LibreOffice or Google Sheets read a CSV cell as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# The record's own times (created, updated, deleted) are written as datetimes, like a datetime field.
+RECORD_TIME = FieldDef(name="fw_record_time", type="datetime", label={})
 
 
 def export_rows(entity: EntityDef, state: ListState) -> Iterator[list]:
@@ -92,9 +100,14 @@ def xlsx_response(entity: EntityDef, state: ListState) -> Response:
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(label_text(entity.plural_label, locale())[:31] or entity.name)
+    writers = [CellWriter(sheet, exported_field(c), user_zone(), locale())
+               for c in columns_of(entity, state.columns, locale())]
     count = -1
     for row in export_rows(entity, state):
-        sheet.append([_excel_cell(sheet, v) for v in row])
+        if count < 0:
+            sheet.append([_string_cell(sheet, label) for label in row])
+        else:
+            sheet.append([write(value) for write, value in zip(writers, row, strict=True)])
         count += 1
     output = io.BytesIO()
     book.save(output)
@@ -104,13 +117,45 @@ def xlsx_response(entity: EntityDef, state: ListState) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{entity.name}.xlsx"'})
 
 
-def _excel_cell(sheet, value):
-    """Returns a number as a number, anything else as a string cell (never a formula or error code)."""
-    if is_number(value):
-        return float(value.raw) if isinstance(value.raw, Decimal) else value.raw
+def exported_field(column: Column) -> FieldDef | None:
+    """Returns the field whose type writes a column's cells (a formula's result type; the record's
+    times as datetimes); None for a column written as its text."""
+    if column.field is not None:
+        return shown_field(column.field)
+    return RECORD_TIME if column.name in TIME_COLUMNS or column.name == "deleted_at" else None
+
+
+@dataclass(frozen=True)
+class CellWriter:
+    """Writes one column's values: as the spreadsheet kind its field type names, else as text."""
+    sheet: Any
+    field: FieldDef | None
+    zone: dt.tzinfo
+    locale: str
+
+    def __call__(self, value: Cell) -> Any:
+        native = self._native(value)
+        if native is None:
+            return _string_cell(self.sheet, _text(value))
+        from openpyxl.cell import WriteOnlyCell
+
+        cell = WriteOnlyCell(self.sheet, native)
+        number_format = field_type(self.field.type).spreadsheet_format(self.field, self.locale)
+        if number_format:
+            cell.number_format = number_format
+        return cell
+
+    def _native(self, value: Cell) -> Any:
+        if self.field is None or value.kind == "blank" or value.raw is None:
+            return None
+        return field_type(self.field.type).spreadsheet_value(self.field, value.raw, self.zone)
+
+
+def _string_cell(sheet, text: str):
+    """Returns a string cell, never a formula or an error code, whatever the text starts with."""
     from openpyxl.cell import WriteOnlyCell
 
-    cell = WriteOnlyCell(sheet, _text(value))
+    cell = WriteOnlyCell(sheet, text)
     cell.data_type = "s"   # openpyxl would store "=..." as a formula and "#N/A" as an error
     return cell
 

@@ -75,6 +75,45 @@ def test_search_looks_through_text_fields(runtime, accounts):
     assert names(runtime.query().list("account", search="gam")) == ["Gamma 100%"]
 
 
+@pytest.fixture
+def branches(runtime, install):
+    registry = install(ACCOUNT, QUOTE)
+    runtime.records().bulk_create("account", [
+        {"name": "Acme Trading", "region": "Beijing"},
+        {"name": "Acme Beijing Branch", "region": "north"},
+        {"name": "Trading Acme", "region": "Shanghai"},
+        {"name": "北京分公司", "region": "华北"},
+    ])
+    return registry
+
+
+def test_search_words_may_be_found_in_different_fields(runtime, branches):
+    assert names(runtime.query().list("account", search="Acme Beijing", sort=[SortKey("name")])) == [
+        "Acme Beijing Branch", "Acme Trading"]
+
+
+def test_search_words_may_be_found_in_one_field_in_any_order(runtime, branches):
+    assert names(runtime.query().list("account", search="branch  ACME")) == ["Acme Beijing Branch"]
+
+
+def test_search_finds_nothing_when_one_word_is_held_nowhere(runtime, branches):
+    query = runtime.query()
+    assert names(query.list("account", search="Trading Shanghai")) == ["Trading Acme"]
+    assert names(query.list("account", search="Trading Shanghai Guangzhou")) == []
+
+
+def test_search_keeps_a_quoted_phrase_together(runtime, branches):
+    query = runtime.query()
+    assert names(query.list("account", search='"Acme Trading"')) == ["Acme Trading"]
+    assert names(query.list("account", search='"Trading Acme" shanghai')) == ["Trading Acme"]
+
+
+def test_search_splits_chinese_only_at_spaces(runtime, branches):
+    query = runtime.query()
+    assert names(query.list("account", search="分公司\u3000华北")) == ["北京分公司"]
+    assert names(query.list("account", search="北京公司")) == []
+
+
 def test_sort_puts_blanks_last_in_both_directions(runtime, accounts):
     query = runtime.query()
     ascending = query.list("account", sort=[SortKey("employees"), SortKey("name")])

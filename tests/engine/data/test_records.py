@@ -245,3 +245,72 @@ def test_system_columns_exist_on_every_entity_table(runtime, crm):
     columns = {c["name"] for c in sa.inspect(runtime.engine).get_columns("account")}
     assert {"id", "owner_id", "created_at", "created_by", "updated_at", "updated_by", "version",
             "deleted_at"} <= columns
+
+
+# -- messages name entities and fields by their labels, in the actor's language ----------------
+
+COMPANY = entity_doc("company", [{"name": "name", "type": "text"}, {"name": "code", "type": "text", "unique": True}],
+                     label={"en": "Company", "zh": "公司"}, plural_label={"en": "Companies", "zh": "公司"})
+DEAL = entity_doc("deal", [
+    {"name": "name", "type": "text"},
+    {"name": "company", "type": "lookup", "target": "company", "on_delete": "restrict",
+     "label": {"en": "Customer", "zh": "客户"}},
+], label={"en": "Opportunity", "zh": "商机"}, plural_label={"en": "Opportunities", "zh": "商机"})
+
+
+@pytest.fixture
+def deals(install):
+    return install(COMPANY, DEAL)
+
+
+def chinese(runtime):
+    import dataclasses
+
+    from engine.security.actors import SYSTEM
+
+    return runtime.records(dataclasses.replace(SYSTEM, locale="zh"))
+
+
+def delete_refusal(records, company_id: int) -> list[str]:
+    with pytest.raises(ValidationError) as caught:
+        records.delete("company", company_id)
+    return caught.value.by_field()[None]
+
+
+def test_refused_delete_names_one_child_by_the_entity_label(runtime, deals):
+    company = runtime.records().create("company", {"name": "Acme"})
+    runtime.records().create("deal", {"name": "Big", "company": company["id"]})
+    assert delete_refusal(runtime.records(), company["id"]) == [
+        "1 Opportunity still points at this record through Customer"]
+
+
+def test_refused_delete_names_several_children_by_the_plural_label(runtime, deals):
+    company = runtime.records().create("company", {"name": "Acme"})
+    runtime.records().bulk_create("deal", [{"name": n, "company": company["id"]} for n in ("A", "B", "C")])
+    assert delete_refusal(runtime.records(), company["id"]) == [
+        "3 Opportunities still point at this record through Customer"]
+
+
+def test_refused_delete_uses_the_labels_of_the_actors_language(runtime, deals):
+    company = runtime.records().create("company", {"name": "Acme"})
+    runtime.records().create("deal", {"name": "Big", "company": company["id"]})
+    assert delete_refusal(chinese(runtime), company["id"]) == ["1 商机 still points at this record through 客户"]
+
+
+def test_lookup_to_a_missing_record_names_the_target_by_its_label(runtime, deals):
+    with pytest.raises(ValidationError) as caught:
+        chinese(runtime).create("deal", {"name": "Big", "company": 999})
+    assert caught.value.by_field()["company"] == ["there is no 公司 with id 999"]
+
+
+def test_taken_unique_value_names_the_holder_by_its_entity_label(runtime, deals):
+    first = runtime.records().create("company", {"name": "Acme", "code": "A1"})
+    with pytest.raises(ValidationError) as caught:
+        runtime.records().create("company", {"name": "Other", "code": "A1"})
+    assert caught.value.by_field()["code"] == [f"'A1' is already used by Company {first['id']}"]
+
+
+def test_unknown_field_is_refused_naming_the_entity_by_its_label(runtime, deals):
+    with pytest.raises(ValidationError) as caught:
+        runtime.records().create("company", {"name": "Acme", "colour": "red"})
+    assert caught.value.by_field()["colour"] == ["is not a field of Company"]

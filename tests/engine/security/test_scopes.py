@@ -246,7 +246,7 @@ def test_linking_to_an_unreadable_record_is_answered_like_a_missing_one(runtime,
     hidden_account = world.account("rep_n2")
     with pytest.raises(ValidationError) as caught:
         runtime.records(world.actor("rep_n1")).create("contact", {"name": "Li", "account": hidden_account})
-    assert caught.value.by_field()["account"] == [f"there is no account with id {hidden_account}"]
+    assert caught.value.by_field()["account"] == [f"there is no Account with id {hidden_account}"]
 
 
 def test_history_leaves_out_the_changes_of_hidden_fields(runtime, world):
