@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+import sqlalchemy as sa
 
 from engine.config import load_config, require_instance
 from engine.errors import FormworkError
@@ -35,7 +36,18 @@ def friendly(command: Callable) -> Callable:
         except (FormworkError, KeyError, OSError) as exc:
             message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             raise Failure(str(message).splitlines()[0] if isinstance(exc, OSError) else str(message)) from None
+        except sa.exc.OperationalError as exc:   # the database cannot be opened or written: say which
+            raise Failure(database_fault(exc)) from None
     return wrapper
+
+
+def database_fault(exc: sa.exc.OperationalError) -> str:
+    """One line for a database that cannot be opened, read or written (read-only file or folder,
+    a directory where the file should be, a server that refused the connection)."""
+    text = str(exc.orig or exc).strip()
+    reason = text.splitlines()[0] if text else type(exc.orig or exc).__name__
+    where = sa.engine.make_url(load_config().database_url).render_as_string(hide_password=True)
+    return f"the database at {where} cannot be used: {reason}"
 
 
 def existing_config():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import uuid
 
+import sqlalchemy as sa
 from flask import Flask, g, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -49,10 +50,17 @@ def csrf_refused(_error: CSRFError):
                       _("The form was out of date or incomplete. Go back, reload the page and try again."))
 
 
-def database_unavailable(error: DatabaseUnavailable):
+def database_unavailable(error: DatabaseUnavailable | sa.exc.OperationalError):
     log.error("request %s: %s", request_id(), error)
     return error_page(503, _("The database is unavailable"),
                       _("Nothing was saved. An administrator has been told; try again in a few minutes."))
+
+
+def database_fault(error: sa.exc.OperationalError):
+    """A lost or read-only connection (the pool replaces it) is the database's fault, not a bug: 503."""
+    if error.connection_invalidated:
+        return database_unavailable(error)
+    return server_error(error)
 
 
 def bad_cursor(error: CursorError):
@@ -84,6 +92,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(UnknownEntity, not_found)
     app.register_error_handler(PermissionDenied, forbidden)
     app.register_error_handler(DatabaseUnavailable, database_unavailable)
+    app.register_error_handler(sa.exc.OperationalError, database_fault)
     app.register_error_handler(CSRFError, csrf_refused)
     app.register_error_handler(CursorError, bad_cursor)
     app.register_error_handler(HTTPException, http_error)

@@ -189,3 +189,13 @@ def test_an_instance_folder_that_cannot_be_made_fails_with_one_line(tmp_path, mo
     assert result.exit_code == 1
     assert result.output.startswith("Error: cannot create the instance folder ")
     assert len(result.output.splitlines()) == 1
+
+
+def test_a_database_path_that_cannot_be_opened_fails_with_one_line(cli, tmp_path, monkeypatch):
+    folder_in_the_way = tmp_path / "formwork.db"
+    folder_in_the_way.mkdir()
+    monkeypatch.setenv("FORMWORK_DATABASE_URL", f"sqlite:///{folder_in_the_way}")
+    result = cli("init")
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: the database at sqlite:///{folder_in_the_way} cannot be used: ")
+    assert len(result.output.splitlines()) == 1
