@@ -742,6 +742,10 @@ class SqlCompiler:
         return Portable(TXT, pg, lite)
 
     def _op_regex(self, node, t, pattern):
+        constant = node.args[1]
+        if isinstance(constant, Const) and constant.value is not None:
+            # Refused here, as the Python back end refuses it, not as a database error mid-query.
+            semantics.regex("", constant.value, constant.pos)
         anchored = _op(_op("^(?:", "||", pattern, TXT), "||", ")$", TXT)
         pg = sa.case((pattern.is_(None), sa.false()), else_=_cmp(sa.func.coalesce(t, ""), "~", anchored))
         return Portable(BOOL, pg, sa.func.formula_regex(t, pattern))
