@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+DEFAULT_QUERY_TIMEOUT_SECONDS = 10.0
+
 
 @dataclass(frozen=True)
 class Config:
@@ -20,6 +22,7 @@ class Config:
     redis_url: str | None
     smtp_url: str | None
     audit_retention_days: int = 730
+    query_timeout_seconds: float = DEFAULT_QUERY_TIMEOUT_SECONDS
 
     @property
     def is_sqlite(self) -> bool:
@@ -40,6 +43,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         redis_url=env.get("FORMWORK_REDIS_URL") or None,
         smtp_url=env.get("FORMWORK_SMTP_URL") or None,
         audit_retention_days=int(env.get("FORMWORK_AUDIT_RETENTION_DAYS") or 730),
+        query_timeout_seconds=float(env.get("FORMWORK_QUERY_TIMEOUT_SECONDS") or DEFAULT_QUERY_TIMEOUT_SECONDS),
     )
 
 

@@ -19,6 +19,8 @@ from sqlalchemy.engine import Connection, Engine
 import formula
 from engine.audit import AuditEntry, record_history
 from engine.computed import SqlPaths
+from engine.config import DEFAULT_QUERY_TIMEOUT_SECONDS
+from engine.deadline import statement_deadline
 from engine.errors import FieldError, NotFound, ValidationError
 from engine.records import RECORD_COLUMNS, row_to_record
 from engine.registry import Registry
@@ -95,11 +97,13 @@ def describe_condition(entity: EntityDef, condition: Condition, locale: str = "e
 class QueryService:
     """Reads records of any entity for one actor, always inside the actor's read scope."""
 
-    def __init__(self, engine: Engine, registry: Registry, actor: Actor, conn: Connection | None = None):
+    def __init__(self, engine: Engine, registry: Registry, actor: Actor, conn: Connection | None = None,
+                 *, timeout_seconds: float = DEFAULT_QUERY_TIMEOUT_SECONDS):
         self.engine = engine
         self.registry = registry
         self.actor = actor
         self._conn = conn
+        self.timeout_seconds = timeout_seconds
 
     def _rows(self, statement: sa.Executable) -> list[Mapping[str, Any]]:
         with self._connection() as conn:
@@ -115,10 +119,13 @@ class QueryService:
 
     @contextmanager
     def _connection(self) -> Iterator[Connection]:
+        """A connection whose statements run under the query time limit (QueryTimeout past it)."""
         if self._conn is not None:
-            yield self._conn   # the caller's connection, inside the caller's transaction
+            # the caller's connection, inside the caller's transaction
+            with statement_deadline(self._conn, self.timeout_seconds) as conn:
+                yield conn
             return
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn, statement_deadline(conn, self.timeout_seconds):
             yield conn
 
     # -- the one place every read passes through ------------------------------------------------

@@ -17,7 +17,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Returns the Formwork web application; `config` overrides the FORMWORK_* settings."""
     app = Flask(__name__)
     _configure(app, config or {})
-    runtime = Runtime(app.config["DATABASE_URL"])
+    runtime = Runtime(app.config["DATABASE_URL"], query_timeout_seconds=app.config.get("QUERY_TIMEOUT_SECONDS"))
     runtime.create_system_tables()
     create_view_tables(runtime.engine)
     app.extensions["formwork.runtime"] = runtime
@@ -50,5 +50,6 @@ def _configure(app: Flask, overrides: dict[str, Any]) -> None:
     if not {"DATABASE_URL", "SECRET_KEY", "INSTANCE_PATH"} <= overrides.keys():
         settings = load_config()   # the FORMWORK_* environment, read in its one place
         app.config.update(DATABASE_URL=settings.database_url, SECRET_KEY=settings.secret_key,
-                          INSTANCE_PATH=str(settings.instance))
+                          INSTANCE_PATH=str(settings.instance),
+                          QUERY_TIMEOUT_SECONDS=settings.query_timeout_seconds)
     app.config.update(overrides)

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import NotFound, PermissionDenied
+from engine.errors import NotFound, PermissionDenied, QueryTimeout
 from engine.registry import UnknownEntity
 
 log = logging.getLogger("formwork.ui")
@@ -59,6 +59,13 @@ def http_error(error: HTTPException):
     return error_page(error.code or 400, error.name, error.description or "")
 
 
+def query_stopped(error: QueryTimeout):
+    # 503: the server refused to spend more time; the same request may pass when narrowed.
+    return error_page(503, _("The list took too long"),
+                      _("It ran for more than %(seconds)s seconds and was stopped. "
+                        "Narrow the filters or simplify the formula.", seconds=f"{error.seconds:g}"))
+
+
 def server_error(error: Exception):
     original = getattr(error, "original_exception", None) or error
     log.error("request %s failed: %s %s", request_id(), request.method, request.path, exc_info=original)
@@ -72,5 +79,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(UnknownEntity, not_found)
     app.register_error_handler(PermissionDenied, forbidden)
     app.register_error_handler(CSRFError, csrf_refused)
+    app.register_error_handler(QueryTimeout, query_stopped)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, server_error)
