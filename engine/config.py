@@ -14,6 +14,7 @@ from engine.errors import FormworkError
 
 DEFAULT_TRUSTED_PROXIES = 0
 DEFAULT_REMEMBER_DAYS = 30
+DEFAULT_QUERY_TIMEOUT_SECONDS = 10.0
 
 
 class ConfigError(FormworkError):
@@ -33,6 +34,7 @@ class Config:
     secure_cookies: bool | None = None  # None: decided per request (HTTPS, or an https base_url)
     base_url: str | None = None
     remember_days: int = DEFAULT_REMEMBER_DAYS      # how long "remember me" keeps a browser signed in
+    query_timeout_seconds: float = DEFAULT_QUERY_TIMEOUT_SECONDS
 
     @property
     def is_sqlite(self) -> bool:
@@ -92,6 +94,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         secure_cookies=_switch(env, "FORMWORK_SECURE_COOKIES"),
         base_url=env.get("FORMWORK_BASE_URL") or None,
         remember_days=_count(env, "FORMWORK_REMEMBER_DAYS", DEFAULT_REMEMBER_DAYS),
+        query_timeout_seconds=float(env.get("FORMWORK_QUERY_TIMEOUT_SECONDS") or DEFAULT_QUERY_TIMEOUT_SECONDS),
     )
 
 

@@ -103,3 +103,12 @@ class Problems:
     def raise_if_any(self) -> None:
         if self.errors:
             raise ValidationError(self.entity, list(self.errors))
+
+
+class QueryTimeout(FormworkError):
+    """A read ran past the query time limit and was stopped (FORMWORK_QUERY_TIMEOUT_SECONDS)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        super().__init__(f"The query took longer than {seconds:g} seconds and was stopped. "
+                         "Narrow the filters or simplify the formula.")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import Connection
 
-from engine.config import Config, load_config
+from engine.config import DEFAULT_QUERY_TIMEOUT_SECONDS, Config, load_config
 from engine.data.query import QueryService
 from engine.data.records import RecordService
 from engine.data.registry import Registry, RegistryCache
@@ -18,8 +18,9 @@ from engine.storage.db import make_engine, utcnow
 
 class Runtime:
     def __init__(self, database_url: str, *, config: Config | None = None,
-                 clock: Callable = utcnow, **engine_options):
+                 clock: Callable = utcnow, query_timeout_seconds: float | None = None, **engine_options):
         self.config = config
+        self._query_timeout_seconds = query_timeout_seconds
         self.engine = make_engine(database_url, **engine_options)
         self.registries = RegistryCache(self.engine)
         self.clock = clock
@@ -49,7 +50,15 @@ class Runtime:
 
     def query(self, actor: Actor = SYSTEM, *, registry: Registry | None = None,
               conn: Connection | None = None) -> QueryService:
-        return QueryService(self.engine, registry or self.registry(conn), actor, conn=conn)
+        return QueryService(self.engine, registry or self.registry(conn), actor, conn=conn,
+                            timeout_seconds=self.query_timeout_seconds)
+
+    @property
+    def query_timeout_seconds(self) -> float:
+        """The time limit on a user-driven read: set here, else the configuration's, else 10 s."""
+        if self._query_timeout_seconds is not None:
+            return self._query_timeout_seconds
+        return self.config.query_timeout_seconds if self.config else DEFAULT_QUERY_TIMEOUT_SECONDS
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -14,8 +14,9 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, Unex
 
 from formula.ast import Call, Literal, Name, SyntaxNode
 from formula.errors import FormulaError, Position
+from formula.limits import MAX_SOURCE_LENGTH, check_bracket_depth, check_length, check_tree_depth
 
-MAX_SOURCE_LENGTH = 3900  # Salesforce's limit on formula text, comments and spaces included
+__all__ = ["MAX_SOURCE_LENGTH", "parse"]
 
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "'": "'", "\\": "\\"}
 _KEYWORDS = {"true": ("boolean", True), "false": ("boolean", False), "null": ("null", None)}
@@ -103,23 +104,20 @@ def parse(source: str) -> SyntaxNode:
     """Return the syntax tree of ``source``; raise FormulaError(kind="syntax_error") if malformed."""
     if not isinstance(source, str):
         raise FormulaError("A formula must be text.", kind="syntax_error")
-    if len(source) > MAX_SOURCE_LENGTH:
-        raise FormulaError(
-            f"Formula is too long ({len(source)} characters). Maximum length is {MAX_SOURCE_LENGTH}.",
-            kind="syntax_error",
-            source=source,
-        )
+    check_length(source)
+    check_bracket_depth(source)
     if not source.strip():
         raise FormulaError("The formula is empty.", kind="syntax_error", source=source)
     try:
-        tree = _lark().parse(source)
-        return _ToSyntaxTree().transform(tree)
+        tree = _ToSyntaxTree().transform(_lark().parse(source))
     except UnexpectedInput as error:
         raise _friendly(error, source) from None
     except LarkError as error:  # a transformer failure is still the user's text at fault
         raise FormulaError(f"Syntax error. {error}", kind="syntax_error", source=source) from None
     except RecursionError:
         raise FormulaError("The formula is nested too deeply.", kind="syntax_error", source=source) from None
+    check_tree_depth(tree)
+    return tree
 
 
 def _friendly(error: UnexpectedInput, source: str) -> FormulaError:

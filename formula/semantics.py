@@ -19,6 +19,8 @@ from decimal import (
     Decimal,
 )
 
+import regex as regex_engine
+
 from formula.errors import FormulaError, Position
 
 ZERO = Decimal(0)
@@ -287,20 +289,42 @@ def is_number(text: str | None) -> bool:
     return bool(text) and _NUMBER_TEXT.fullmatch(text.strip()) is not None
 
 
-_REGEX_CACHE: dict[str, re.Pattern[str]] = {}
+_REGEX_CACHE: dict[str, regex_engine.Pattern[str]] = {}
+_REGEX_CACHE_SIZE = 256
+#: A pattern like (a+)+ backtracks for ever on "aaaa…!": a match that takes longer gives up.
+REGEX_TIMEOUT_SECONDS = 0.5
+
+
+class RegexTimeout(FormulaError):
+    """REGEX gave up on a pattern that backtracks too much; SQL back ends stop the whole query."""
 
 
 def regex(text: str | None, pattern: str | None, pos: Position | None = None) -> bool:
     if pattern is None:
         return False
+    compiled = _compiled_regex(pattern, pos)
+    try:
+        return compiled.fullmatch(text or "", timeout=REGEX_TIMEOUT_SECONDS) is not None
+    except TimeoutError:
+        raise RegexTimeout(
+            f"REGEX gave up after {REGEX_TIMEOUT_SECONDS} seconds: the pattern backtracks too much "
+            "on this text. Simplify the pattern (avoid nested repeats such as (a+)+).",
+            *(pos.line, pos.column) if pos else (),
+            kind="evaluation_error",
+        ) from None
+
+
+def _compiled_regex(pattern: str, pos: Position | None) -> regex_engine.Pattern[str]:
     compiled = _REGEX_CACHE.get(pattern)
     if compiled is None:
         try:
-            compiled = re.compile(pattern)
-        except re.error as error:
+            compiled = regex_engine.compile(pattern)
+        except (regex_engine.error, TimeoutError) as error:
             raise fail(pos, f"REGEX pattern is not valid: {error}.", "invalid_regex") from None
+        if len(_REGEX_CACHE) >= _REGEX_CACHE_SIZE:
+            _REGEX_CACHE.clear()  # user text must not grow a worker's memory without bound
         _REGEX_CACHE[pattern] = compiled
-    return compiled.fullmatch(text or "") is not None
+    return compiled
 
 
 def hyperlink(url: str | None, label: str | None, target: str | None = None) -> str | None:

@@ -7,7 +7,8 @@ milliseconds; run-time errors (division by zero, a bad date) become NULL instead
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import itertools
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -137,6 +138,114 @@ def _compile_portable_sqlite(element: Portable, compiler: Any, **kw: Any) -> str
     return compiler.process(element.sqlite, **kw)
 
 
+# --- naming an operand once ---------------------------------------------------------------------
+#
+# Many SQL forms mention an operand more than once (x ^ y tests y three times). Nested, each level
+# would double the SQL text, so an operand larger than a few nodes that a form repeats is computed
+# once, in a one-row subquery, and the form reads it by name: the SQL grows with the formula.
+
+DIALECTS = ("postgresql", "sqlite")
+SMALL_OPERAND_NODES = 12  # an operand this small may be repeated: it adds a constant per mention
+_names = itertools.count(1)
+
+
+class Let(ColumnElement):
+    """``body`` computed over ``bindings`` (name -> operand), each operand written once.
+
+    Compiles to ``(SELECT body FROM (SELECT operand AS name ... LIMIT 1 OFFSET 0) AS alias)``; the
+    OFFSET keeps both planners from copying the operands back into the body.
+    """
+
+    inherit_cache = False
+
+    def __init__(self, body: ColumnElement, bindings: Mapping[str, ColumnElement]) -> None:
+        self.type = body.type
+        self.body = body
+        self.bindings = dict(bindings)
+
+    @property
+    def _from_objects(self) -> list[Any]:
+        froms: list[Any] = []
+        for element in (self.body, *self.bindings.values()):
+            froms.extend(f for f in element._from_objects if f not in froms)
+        return froms
+
+    def self_group(self, against: Any = None) -> ColumnElement:
+        return self
+
+
+@compiles(Let)
+def _compile_let(element: Let, compiler: Any, **kw: Any) -> str:
+    # The subquery starts a new SELECT: only the options that change how values render carry over.
+    inner = {key: kw[key] for key in ("literal_binds", "literal_execute") if key in kw}
+    columns = ", ".join(
+        f"{compiler.process(operand, **inner)} AS {name}" for name, operand in element.bindings.items()
+    )
+    alias = next(iter(element.bindings)) + "_row"
+    return f"(SELECT {compiler.process(element.body, **inner)} FROM (SELECT {columns} LIMIT 1 OFFSET 0) AS {alias})"
+
+
+def _children(element: Any, dialect: str) -> tuple[Any, ...]:
+    if isinstance(element, Portable):
+        return (getattr(element, dialect),)
+    if isinstance(element, Let):
+        return (element.body, *element.bindings.values())
+    return tuple(element.get_children())
+
+
+def _walk(element: Any, dialect: str, stop: Callable[[Any], bool]) -> Iterator[Any]:
+    """Every node of ``element`` as ``dialect`` compiles it, not descending below a ``stop`` node."""
+    stack = [element]
+    while stack:
+        node = stack.pop()
+        yield node
+        if not stop(node):
+            stack.extend(_children(node, dialect))
+
+
+def _depth(element: Any, dialect: str) -> int:
+    deepest, stack = 0, [(element, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in _children(node, dialect))
+    return deepest
+
+
+def _is_small(operand: Any, dialect: str) -> bool:
+    nodes = _walk(operand, dialect, lambda node: isinstance(node, Let))
+    for count, node in enumerate(nodes, start=1):
+        if isinstance(node, Let) or count > SMALL_OPERAND_NODES:
+            return False
+    return True
+
+
+def _repeated_operands(expr: Any, operands: list[Any], dialect: str) -> frozenset[int]:
+    """Positions of the large operands that ``expr`` mentions more than once in ``dialect``."""
+    positions = {id(operand): i for i, operand in enumerate(operands) if isinstance(operand, ColumnElement)}
+    mentions: dict[int, int] = {}
+    for node in _walk(expr, dialect, lambda node: id(node) in positions):
+        if id(node) in positions:
+            mentions[positions[id(node)]] = mentions.get(positions[id(node)], 0) + 1
+    return frozenset(
+        i for i, count in mentions.items() if count > 1 and not _is_small(operands[i], dialect)
+    )
+
+
+# SQLAlchemy compiles an expression recursively, about three Python frames a node: deeper than this
+# would exhaust the interpreter's stack in the middle of a request.
+MAX_SQL_DEPTH = 200
+
+
+def _check_sql_depth(expr: Any) -> None:
+    if any(_depth(expr, dialect) > MAX_SQL_DEPTH for dialect in DIALECTS):
+        raise FormulaError(
+            "The formula is nested too deeply to run in a list, filter or report. "
+            "Split it into formula fields that refer to one another.",
+            kind="unsupported",
+        )
+
+
 def _op(left: Any, operator: str, right: Any, type_: Any) -> ColumnElement:
     return sa.type_coerce(left, type_).op(operator, return_type=type_)(right).self_group()
 
@@ -209,6 +318,7 @@ class SqlCompiler:
         """Return the finished expression, its type set so results come back as Python values."""
         try:
             expr = self.emit(self.formula.tree)
+            _check_sql_depth(expr)
         except FormulaError as error:
             raise error.with_source(self.formula.source) from None
         return self._finish(expr, self.formula.type)
@@ -249,7 +359,31 @@ class SqlCompiler:
         if node.type == "null":
             return sa.null()  # only all-NULL branches have the null type, so the value is NULL
         method: Callable[..., Any] = getattr(self, "_op_" + node.op)
-        return method(node, *[self.emit(arg) for arg in node.args])
+        return self._naming_operands_once(method, node, [self.emit(arg) for arg in node.args])
+
+    def _naming_operands_once(self, method: Callable[..., Any], node: TypedNode, operands: list[Any]) -> Any:
+        """``method``'s form of ``node``, each large operand it repeats bound once by a Let."""
+        expr = method(node, *operands)
+        if not isinstance(expr, ColumnElement):
+            return expr  # a GEOLOCATION pair only lives as DISTANCE's argument
+        repeated = {dialect: _repeated_operands(expr, operands, dialect) for dialect in DIALECTS}
+        if not any(repeated.values()):
+            return expr
+        forms = {
+            dialect: self._let(method, node, operands, positions) if positions else expr
+            for dialect, positions in repeated.items()
+        }
+        if repeated["postgresql"] == repeated["sqlite"]:
+            return forms["postgresql"]
+        return Portable(expr.type, forms["postgresql"], forms["sqlite"])
+
+    def _let(self, method: Callable[..., Any], node: TypedNode, operands: list[Any], positions) -> Let:
+        names = {i: f"formula_let_{next(_names)}" for i in sorted(positions)}
+        named = [
+            sa.literal_column(names[i], type_=operand.type) if i in names else operand
+            for i, operand in enumerate(operands)
+        ]
+        return Let(method(node, *named), {names[i]: operands[i] for i in names})
 
     def _const(self, node: Const) -> Any:
         value = node.value
@@ -437,11 +571,9 @@ class SqlCompiler:
         return sa.type_coerce(sa.case((test, yes), else_=no), _SQL_TYPES.get(node.type, TXT))
 
     def _op_case(self, node, subject, *rest):
-        whens = [
-            (_cmp(subject, "=", value), result)
-            for value, result in zip(rest[0:-1:2], rest[1:-1:2], strict=True)
-        ]
-        return sa.type_coerce(sa.case(*whens, else_=rest[-1]), _SQL_TYPES.get(node.type, TXT))
+        # The simple form names the subject once however many values it is compared with.
+        whens = list(zip(rest[0:-1:2], rest[1:-1:2], strict=True))
+        return sa.type_coerce(sa.case(*whens, value=subject, else_=rest[-1]), _SQL_TYPES.get(node.type, TXT))
 
     def _op_isblank(self, node, a):
         if isinstance(a, tuple):
@@ -610,6 +742,10 @@ class SqlCompiler:
         return Portable(TXT, pg, lite)
 
     def _op_regex(self, node, t, pattern):
+        constant = node.args[1]
+        if isinstance(constant, Const) and constant.value is not None:
+            # Refused here, as the Python back end refuses it, not as a database error mid-query.
+            semantics.regex("", constant.value, constant.pos)
         anchored = _op(_op("^(?:", "||", pattern, TXT), "||", ")$", TXT)
         pg = sa.case((pattern.is_(None), sa.false()), else_=_cmp(sa.func.coalesce(t, ""), "~", anchored))
         return Portable(BOOL, pg, sa.func.formula_regex(t, pattern))

@@ -131,7 +131,6 @@ FUNCTIONS: dict[str, tuple[int, Callable[..., Any]]] = {
     "formula_isnumber": (1, lambda t: 1 if s.is_number(t) else 0),
     "formula_lpad": (3, _lpad),
     "formula_rpad": (3, _rpad),
-    "formula_regex": (2, lambda t, p: None if (r := s.regex(t, p)) is None else int(r)),
     "formula_lower": (2, lambda t, loc: None if t is None else s.lower(t, loc)),
     "formula_upper": (2, lambda t, loc: None if t is None else s.upper(t, loc)),
     "formula_casesafeid": (1, _strict(s.casesafeid)),
@@ -152,3 +151,20 @@ def register(dbapi_connection: sqlite3.Connection) -> None:
     """Register every formula_* SQL function on a sqlite3 connection (call it on each connect)."""
     for name, (arity, function) in FUNCTIONS.items():
         dbapi_connection.create_function(name, arity, _safe(function), deterministic=True)
+    dbapi_connection.create_function("formula_regex", 2, _regex_stopping(dbapi_connection), deterministic=True)
+
+
+def _regex_stopping(dbapi_connection: sqlite3.Connection) -> Callable[[Any, Any], int | None]:
+    """REGEX for SQLite; a match that gives up interrupts the statement, as a query timeout does,
+    rather than answer NULL on every row at half a second each."""
+
+    def formula_regex(text: Any, pattern: Any) -> int | None:
+        try:
+            return int(s.regex(text, pattern))
+        except s.RegexTimeout:
+            dbapi_connection.interrupt()
+            return None
+        except FormulaError:
+            return None
+
+    return formula_regex

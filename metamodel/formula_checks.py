@@ -11,6 +11,7 @@ from typing import Any
 
 from formula import FormulaError
 from formula import compile as compile_formula
+from formula.limits import check_length
 from metamodel.context import CheckContext, EntitySource
 from metamodel.fieldtypes import FIELD_TYPES
 from metamodel.issues import MetadataIssue
@@ -23,7 +24,8 @@ SYSTEM_FIELDS: dict[str, Any] = {
     "id": "number", "created_at": "datetime", "updated_at": "datetime",
     "owner": USER_FIELDS, "created_by": USER_FIELDS, "updated_by": USER_FIELDS,
 }
-_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+# Starts only where a name starts, and never gives back what a name matched: linear in the text.
+_DOTTED = re.compile(r"(?<![A-Za-z0-9_.])[A-Za-z_][A-Za-z0-9_]*+(?:\.[A-Za-z_][A-Za-z0-9_]*+)+")
 
 
 def formula_fields(app: AppDef, entity: str, source: str = "") -> dict[str, Any]:
@@ -32,6 +34,7 @@ def formula_fields(app: AppDef, entity: str, source: str = "") -> dict[str, Any]
     Every field of the entity is there; a lookup is a mapping of its target's fields, opened
     further only along the dotted paths `source` mentions (lookups can form loops).
     """
+    check_length(source)   # before any scan of the text
     wanted = {tuple(p.lower().split(".")) for p in _DOTTED.findall(source)}
     return _fields_of(app, app.entity(entity), wanted)
 
@@ -136,6 +139,11 @@ def check_formulas(ctx: CheckContext) -> Iterator[MetadataIssue]:
 
 def site_issues(ctx: CheckContext, site: FormulaSite) -> Iterator[MetadataIssue]:
     """Yields what is wrong with one formula: it does not compile, or gives the wrong type."""
+    try:
+        check_length(site.source)   # before any scan of the text, so a huge formula costs nothing
+    except FormulaError as error:
+        yield MetadataIssue(site.file, site.path, f"{error.message} (line {error.line}, column {error.column})")
+        return
     if _reads_broken_part(ctx, site):
         return  # the schema issue of that part is reported; its formula is checked once fixed
     fields = formula_fields(ctx.app, site.entity, site.source)

@@ -19,7 +19,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _configure(app, config or {})
     _trust_proxies(app, app.config["TRUSTED_PROXIES"])
     # No DDL here: workers boot in parallel; the system tables are migrated before they fork.
-    runtime = Runtime(app.config["DATABASE_URL"], create=False)
+    runtime = Runtime(app.config["DATABASE_URL"], create=False,
+                      query_timeout_seconds=app.config.get("QUERY_TIMEOUT_SECONDS"))
     app.extensions["formwork.runtime"] = runtime
 
     from ui import account, auth, errors, headers, i18n, navigation
@@ -58,7 +59,8 @@ def _configure(app: Flask, overrides: dict[str, Any]) -> None:
         app.config.update(DATABASE_URL=settings.database_url, SECRET_KEY=settings.secret_key,
                           INSTANCE_PATH=str(settings.instance), TRUSTED_PROXIES=settings.trusted_proxies,
                           SECURE_COOKIES=settings.secure_cookies, BASE_URL=settings.base_url,
-                          REMEMBER_DAYS=settings.remember_days)
+                          REMEMBER_DAYS=settings.remember_days,
+                          QUERY_TIMEOUT_SECONDS=settings.query_timeout_seconds)
     app.config.update(overrides)
 
 

@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from engine.data.registry import UnknownEntity
-from engine.errors import CursorError, DatabaseUnavailable, NotFound, PermissionDenied
+from engine.errors import CursorError, DatabaseUnavailable, NotFound, PermissionDenied, QueryTimeout
 
 log = logging.getLogger("formwork.ui")
 
@@ -79,6 +79,13 @@ def http_error(error: HTTPException):
     return error_page(error.code or 400, error.name, error.description or "")
 
 
+def query_stopped(error: QueryTimeout):
+    # 503: the server refused to spend more time; the same request may pass when narrowed.
+    return error_page(503, _("The list took too long"),
+                      _("It ran for more than %(seconds)s seconds and was stopped. "
+                        "Narrow the filters or simplify the formula.", seconds=f"{error.seconds:g}"))
+
+
 def server_error(error: Exception):
     original = getattr(error, "original_exception", None) or error
     log.error("request %s failed: %s %s", request_id(), request.method, request.path, exc_info=original)
@@ -95,5 +102,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(sa.exc.OperationalError, database_fault)
     app.register_error_handler(CSRFError, csrf_refused)
     app.register_error_handler(CursorError, bad_cursor)
+    app.register_error_handler(QueryTimeout, query_stopped)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, server_error)

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 import formula
+from engine.config import DEFAULT_QUERY_TIMEOUT_SECONDS
 from engine.data.computed import SqlPaths
 from engine.data.cursors import decode_cursor, encode_cursor
 from engine.data.registry import Registry
@@ -24,6 +25,7 @@ from engine.errors import FieldError, NotFound, ValidationError
 from engine.security.actors import Actor
 from engine.security.audit import AuditEntry, record_history
 from engine.security.scopes import hidden_fields, read_scope, strip_hidden
+from engine.storage.deadline import statement_deadline
 from engine.storage.tables import stored_fields
 from formula.ast import Field, walk
 from metamodel.fieldtypes import FieldValueError, field_type
@@ -99,11 +101,13 @@ def describe_condition(entity: EntityDef, condition: Condition, locale: str = "e
 class QueryService:
     """Reads records of any entity for one actor, always inside the actor's read scope."""
 
-    def __init__(self, engine: Engine, registry: Registry, actor: Actor, conn: Connection | None = None):
+    def __init__(self, engine: Engine, registry: Registry, actor: Actor, conn: Connection | None = None,
+                 *, timeout_seconds: float = DEFAULT_QUERY_TIMEOUT_SECONDS):
         self.engine = engine
         self.registry = registry
         self.actor = actor
         self._conn = conn
+        self.timeout_seconds = timeout_seconds
 
     def _rows(self, statement: sa.Executable) -> list[Mapping[str, Any]]:
         with self._connection() as conn:
@@ -119,10 +123,13 @@ class QueryService:
 
     @contextmanager
     def _connection(self) -> Iterator[Connection]:
+        """A connection whose statements run under the query time limit (QueryTimeout past it)."""
         if self._conn is not None:
-            yield self._conn   # the caller's connection, inside the caller's transaction
+            # the caller's connection, inside the caller's transaction
+            with statement_deadline(self._conn, self.timeout_seconds) as conn:
+                yield conn
             return
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn, statement_deadline(conn, self.timeout_seconds):
             yield conn
 
     # -- the one place every read passes through ------------------------------------------------

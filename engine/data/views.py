@@ -12,7 +12,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from engine.errors import FieldError, ValidationError
 from engine.storage.db import fw_saved_view, fw_user, utcnow, write_transaction
+from formula import FormulaError
+from formula.limits import check_bracket_depth, check_length
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,12 @@ def saved_view(engine: Engine, view_id: int, user_id: int | None) -> SavedView |
 
 def save_view(engine: Engine, entity: str, name: str, owner_id: int, state: dict[str, Any],
               *, shared: bool = False) -> int:
-    """Stores a view (replacing the owner's view of the same name); returns its id."""
+    """Stores a view (replacing the owner's view of the same name); returns its id.
+
+    Raises ValidationError when its formula breaks the formula size limits, so that a view is
+    never saved that could not be opened.
+    """
+    _check_formula_limits(entity, state.get("formula"))
     with write_transaction(engine) as conn:
         existing = conn.execute(sa.select(fw_saved_view.c.id).where(
             fw_saved_view.c.entity == entity, fw_saved_view.c.name == name,
@@ -63,6 +71,16 @@ def save_view(engine: Engine, entity: str, name: str, owner_id: int, state: dict
         return conn.execute(sa.insert(fw_saved_view).values(
             entity=entity, name=name, owner_id=owner_id, shared=shared, state=state,
             created_at=utcnow())).inserted_primary_key[0]
+
+
+def _check_formula_limits(entity: str, source: str | None) -> None:
+    if not source:
+        return
+    try:
+        check_length(source)
+        check_bracket_depth(source)
+    except FormulaError as error:
+        raise ValidationError(entity, [FieldError("formula", error.message)]) from None
 
 
 def delete_view(engine: Engine, view_id: int, owner_id: int) -> bool:

@@ -1,7 +1,11 @@
 """Formulas in metadata are type-checked through `formula.compile`; computed fields have no cycles."""
 from __future__ import annotations
 
+import pytest
+
 import metamodel
+from formula import FormulaError
+from metamodel.formula_checks import formula_fields
 
 
 def issue_texts(documents) -> list[str]:
@@ -55,3 +59,14 @@ def test_formula_fields_leave_out_what_formulas_cannot_read(small_app_path):
     app = metamodel.load_app(small_app_path)
     fields = metamodel.formula_fields(app, "account")
     assert fields["open_amount"] == "currency" and "website" in fields
+
+
+def test_formula_over_the_length_limit_is_reported_before_its_text_is_scanned(documents):
+    opportunity_fields(documents)[5]["expression"] = "amount" + ".a" * 500_000
+    texts = issue_texts(documents)
+    assert any("/fields/5/expression" in t and "the limit is 3,900" in t for t in texts), texts
+
+
+def test_formula_fields_refuses_a_formula_over_the_length_limit():
+    with pytest.raises(FormulaError, match="the limit is 3,900"):
+        formula_fields(None, "account", "a" * 1_000_000)  # type: ignore[arg-type]

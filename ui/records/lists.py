@@ -334,8 +334,12 @@ def save_list_view(entity: str):
 
     multi = MultiDict([(k, v) for k, values in args.items() for v in values])
     state = parse_state(multi, definition, None)
-    view_id = save_view(runtime().engine, entity, name, current_user.profile.id, state.saved_state(),
-                        shared=shared)
+    try:
+        view_id = save_view(runtime().engine, entity, name, current_user.profile.id, state.saved_state(),
+                            shared=shared)
+    except ValidationError as exc:
+        flash("; ".join(e.message for e in exc.errors), "warning")
+        return redirect(url_for("records.list_records", entity=entity))
     flash(_("View “%(name)s” saved.", name=name), "success")
     return redirect(url_for("records.list_records", entity=entity, view=view_id))
 
