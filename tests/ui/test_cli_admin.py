@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from engine.apps import install_app
+from engine.config import prepare_instance
 from ui.cli_admin import register
 
 
@@ -28,6 +29,7 @@ def cli(runtime, database_url, tmp_path, monkeypatch):
     install_app(runtime, mini_crm())
     monkeypatch.setenv("FORMWORK_DATABASE_URL", database_url)
     monkeypatch.setenv("FORMWORK_INSTANCE", str(tmp_path / "instance"))
+    prepare_instance()   # as `formwork init` leaves it: the commands refuse a folder that is not an instance
     group = click.Group("formwork")
     register(group)
 
