@@ -330,3 +330,9 @@ def test_formula_type_of_formula_is_its_declared_result():
 def test_autonumber_formats_date_parts_and_counter():
     f = make("autonumber", format="QT-{YYYY}-{0000}")
     assert field_type("autonumber").format_value(f, 42, dt.date(2024, 5, 1)) == "QT-2024-0042"
+
+
+def test_a_user_field_answers_the_access_it_grants_the_user_it_names():
+    assert field_type("user").access_grant(make("user", grants="edit")) == "edit"
+    assert field_type("user").access_grant(make("user")) is None
+    assert field_type("lookup").access_grant(make("lookup", target="account")) is None
