@@ -1,6 +1,7 @@
 """The left navigation, built from the installed apps' navigation metadata in the user's locale.
 
-Entities no app's navigation names are listed under "Other", so every entity stays reachable.
+Only entities the user may read are listed; entities no app's navigation names are listed under
+"Other", so every readable entity stays reachable.
 A link shows how many records wait when its entity has an `open` list view: all of that view's
 records when the link opens it (open tickets), else the open ones assigned to the user through the
 entity's first user field (my open tasks). One count query each, made once per request.
@@ -15,6 +16,8 @@ from flask_login import current_user
 
 from engine.data.registry import Registry
 from engine.errors import FormworkError
+from engine.security.actors import Actor
+from engine.security.scopes import may_act_on_entity
 from metamodel.model import Condition, EntityDef, NavItem, label_text
 
 OPEN_VIEW = "open"
@@ -47,15 +50,18 @@ def item_href(item: NavItem) -> str:
     return url_for("records.list_records", entity=item.entity)
 
 
-def build_navigation(registry: Registry, locale: str, current_entity: str | None) -> list[NavSection]:
-    """Returns the sections of the left navigation, in app order."""
+def build_navigation(registry: Registry, locale: str, current_entity: str | None,
+                     user: Actor) -> list[NavSection]:
+    """Returns the sections of the left navigation, in app order, holding only entities `user` may
+    read (a section left empty is left out)."""
     sections: list[NavSection] = []
-    listed: set[str] = set()
+    # Unreadable entities count as listed so they do not reappear under "Other".
+    listed = {name for name, e in registry.entities.items() if not may_act_on_entity(user, e, "read")}
     for app in registry.apps.values():
         for group in app.navigation:
             links = []
             for item in group.items:
-                if item.entity not in registry.entities:
+                if item.entity not in registry.entities or item.entity in listed:
                     continue
                 entity = registry.entities[item.entity]
                 listed.add(entity.name)
@@ -63,8 +69,9 @@ def build_navigation(registry: Registry, locale: str, current_entity: str | None
                 links.append(NavLink(entity.name, label_text(entity.plural_label, locale),
                                      entity.icon or group.icon or "circle", item_href(item),
                                      entity.name == current_entity, count, count_label))
-            sections.append(NavSection(group.name, label_text(group.label, locale), group.icon or "folder",
-                                       tuple(links)))
+            if links:
+                sections.append(NavSection(group.name, label_text(group.label, locale), group.icon or "folder",
+                                           tuple(links)))
     rest = [e for name, e in sorted(registry.entities.items()) if name not in listed]
     if rest:
         sections.append(NavSection("other", _("Other"), "dots", tuple(
@@ -98,13 +105,21 @@ def waiting_count(entity: EntityDef, item: NavItem) -> tuple[int | None, str]:
     return cache[key], label
 
 
+def may_create(entity_name: str) -> bool:
+    """Whether the signed-in user may create records of `entity_name` (the New buttons)."""
+    from ui.context import actor, registry
+
+    entities = registry().entities
+    return entity_name in entities and may_act_on_entity(actor(), entities[entity_name], "create")
+
+
 def navigation_context() -> dict:
     if not getattr(current_user, "is_authenticated", False):
         return {}
-    from ui.context import locale, registry
+    from ui.context import actor, locale, registry
 
     current = (request.view_args or {}).get("entity")
-    return {"navigation": build_navigation(registry(), locale(), current)}
+    return {"navigation": build_navigation(registry(), locale(), current, actor()), "may_create": may_create}
 
 
 def init_app(app: Flask) -> None:

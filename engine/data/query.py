@@ -145,13 +145,13 @@ class QueryService:
     def scope_clauses(self, entity: EntityDef, table: sa.FromClause, *, deleted: bool = False) -> list:
         """Returns the WHERE clauses every read of `table` carries: recycle bin and read scope."""
         clauses = [table.c.deleted_at.is_not(None) if deleted else table.c.deleted_at.is_(None)]
-        scope = read_scope(self.actor, entity, table)
+        scope = read_scope(self.actor, entity, table, self.registry)
         if scope is not None:
             clauses.append(scope)
         return clauses
 
     def _join_scope(self, entity: EntityDef, table: sa.FromClause) -> list:
-        scope = read_scope(self.actor, entity, table)
+        scope = read_scope(self.actor, entity, table, self.registry)
         return [] if scope is None else [scope]
 
     # -- reads -------------------------------------------------------------------------------

@@ -85,14 +85,16 @@ class RecordService:
         now = self.clock()
         problems = Problems(entity.name)
         prepared: list[tuple[int, dict[str, Any]]] = []
-        for number, values in enumerate(rows, 1):
-            check_write(self.actor, entity, "create", {"owner_id": values.get("owner_id", self.actor.id)}, values)
-            row_problems = Problems(entity.name)
-            columns = self._columns_for_create(entity, values, row_problems, number)
-            problems.errors.extend(row_problems.errors)
-            if not row_problems.errors:
-                prepared.append((number, columns))
         with self._transaction() as conn:
+            for number, values in enumerate(rows, 1):
+                # A detail's master is looked up on `conn`: whoever may edit the quote adds its lines.
+                check_write(self.actor, entity, "create", {"owner_id": values.get("owner_id", self.actor.id)},
+                            values, conn=conn, registry=self.registry)
+                row_problems = Problems(entity.name)
+                columns = self._columns_for_create(entity, values, row_problems, number)
+                problems.errors.extend(row_problems.errors)
+                if not row_problems.errors:
+                    prepared.append((number, columns))
             reader = RecordValues(conn, self.registry)
             for number, columns in prepared:
                 self._apply_default_formulas(entity, columns, rows[number - 1], reader, problems, number, now)
@@ -186,7 +188,7 @@ class RecordService:
             if expected_version is not None and current["version"] != expected_version:
                 merged = self._merge_stale(conn, entity, values, current, expected_version)
                 values = merged.values
-            check_write(self.actor, entity, "update", current, values, conn=conn)
+            check_write(self.actor, entity, "update", current, values, conn=conn, registry=self.registry)
             if merged is not None and merged.conflicts:
                 raise self._conflict(entity, current, expected_version, merged)
             problems = Problems(entity.name)
@@ -327,7 +329,7 @@ class RecordService:
         now = self.clock()
         with self._transaction() as conn:
             current = self._load_for_write(conn, entity, table, record_id)
-            check_write(self.actor, entity, "delete", current, conn=conn)
+            check_write(self.actor, entity, "delete", current, conn=conn, registry=self.registry)
             self._refuse_restricted(conn, entity, record_id)
             self._set_deleted(conn, entity, [record_id], now, now)
 
@@ -364,7 +366,7 @@ class RecordService:
         now = self.clock()
         with self._transaction() as conn:
             current = self._load_for_write(conn, entity, table, record_id, deleted=True)
-            check_write(self.actor, entity, "update", current, conn=conn)
+            check_write(self.actor, entity, "update", current, conn=conn, registry=self.registry)
             self._check_unique(conn, entity, [(None, {f.name: self._stored(entity, f.name, current)
                                                       for f in stored_fields(entity)})],
                                problems := Problems(entity.name), exclude_id=record_id)
@@ -444,7 +446,7 @@ class RecordService:
                 # A record the actor cannot read is answered like a missing one: linking to it
                 # must not reveal that it exists.
                 query = query.where(target.c.deleted_at.is_(None))
-                scope = read_scope(self.actor, self.registry.entity(target_table), target)
+                scope = read_scope(self.actor, self.registry.entity(target_table), target, self.registry)
                 if scope is not None:
                     query = query.where(scope)
             found = set(conn.execute(query).scalars())
@@ -484,7 +486,7 @@ class RecordService:
                     problems.add(f.name, f"{value!r} is already used by {holder}", row)
 
     def _readable_ids(self, conn: Connection, entity: EntityDef, table: sa.Table, ids: set[int]) -> set[int]:
-        scope = read_scope(self.actor, entity, table)
+        scope = read_scope(self.actor, entity, table, self.registry)
         if not ids or scope is None:
             return ids
         return set(conn.execute(sa.select(table.c.id).where(table.c.id.in_(ids), scope)).scalars())
@@ -494,7 +496,7 @@ class RecordService:
                         deleted: bool = False) -> dict[str, Any]:
         query = sa.select(table).where(table.c.id == record_id)
         query = query.where(table.c.deleted_at.is_not(None) if deleted else table.c.deleted_at.is_(None))
-        scope = read_scope(self.actor, entity, table)
+        scope = read_scope(self.actor, entity, table, self.registry)
         if scope is not None:
             query = query.where(scope)
         if conn.dialect.name == "postgresql":

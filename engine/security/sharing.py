@@ -35,7 +35,7 @@ def _shareable(conn: Connection, registry: Registry, actor: Actor, entity_name: 
 
     # Reading through the query service first makes an unreadable record NotFound, as everywhere.
     record = QueryService(conn.engine, registry, actor, conn=conn).get(entity_name, record_id)
-    check_write(actor, registry.entity(entity_name), "update", record, conn=conn)
+    check_write(actor, registry.entity(entity_name), "update", record, conn=conn, registry=registry)
 
 
 def share_record(conn: Connection, registry: Registry, actor: Actor, entity_name: str, record_id: int,

@@ -80,6 +80,11 @@ class FieldType(ABC):
         """Returns the entity whose records own this one (master_detail: deleted with it), else None."""
         return None
 
+    def access_grant(self, field: FieldDef) -> str | None:
+        """Returns the access ('read' or 'edit') this field gives the user it names on the record it
+        sits on (a user field's `grants`, e.g. a task's assignee), else None."""
+        return None
+
     # -- storage ----------------------------------------------------------------------------
     def column_type(self, field: FieldDef) -> sa.types.TypeEngine:
         """Returns the SQLAlchemy column type of a stored field."""

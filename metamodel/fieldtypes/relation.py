@@ -17,6 +17,8 @@ USER_TABLE = "fw_user"
 # Record ids are `integer` columns: 32-bit on PostgreSQL, so no id lies beyond this.
 MAX_RECORD_ID = 2**31 - 1
 _DIGITS = re.compile(r"[0-9]+")
+# What a user field may open to the user it names: reading the record, or reading and editing it.
+GRANTS = ("read", "edit")
 _ON_DELETE = {"set_null": "SET NULL", "restrict": "RESTRICT"}
 
 
@@ -84,6 +86,12 @@ class MasterDetailType(LookupType):
 class UserType(ReferenceType):
     name = "user"
     widget = "user"
+
+    def extra_schema(self) -> dict[str, Any]:
+        return {"grants": {"enum": list(GRANTS)}}
+
+    def access_grant(self, field: FieldDef) -> str | None:
+        return field.option("grants")
 
     def foreign_key(self, field: FieldDef) -> tuple[str, str]:
         return USER_TABLE, "SET NULL"

@@ -62,3 +62,23 @@ def build_org(conn: sa.Connection, people: dict[str, tuple[str | None, tuple[str
     user_department = {uid: departments.get(people[name][0]) if people[name][0] else None
                        for name, uid in users.items()}
     return Org(users, departments, user_department)
+
+
+def quote_of(records, owner_id: int, name: str = "Deal") -> int:
+    """A quote owned by `owner_id`, on an opportunity and account of the same owner."""
+    account = records.create("account", {"name": f"{name} account", "owner_id": owner_id})["id"]
+    opportunity = records.create("opportunity", {"name": name, "account": account, "close_date": "2030-01-01",
+                                                 "probability": 10, "owner_id": owner_id})["id"]
+    return records.create("quote", {"name": name, "opportunity": opportunity, "owner_id": owner_id})["id"]
+
+
+def line_of(records, quote_id: int, owner_id: int, unit_price: str = "10") -> int:
+    """A quote line on `quote_id` owned by `owner_id` (who need not own the quote)."""
+    return records.create("quote_line", {"quote": quote_id, "name": "Seat", "quantity": "1",
+                                         "unit_price": unit_price, "owner_id": owner_id})["id"]
+
+
+def task_for(records, owner_id: int, assignee_id: int | None, subject: str = "Call back") -> int:
+    """A task owned by `owner_id` (e.g. a manager) and assigned to `assignee_id`."""
+    return records.create("task", {"subject": subject, "due_at": "2030-01-10T09:00:00+00:00",
+                                   "owner_id": owner_id, "assignee": assignee_id})["id"]

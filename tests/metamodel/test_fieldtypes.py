@@ -352,3 +352,9 @@ def test_spreadsheet_value_of_a_percent_is_its_fraction():
 def test_spreadsheet_value_of_text_and_choices_is_left_to_their_shown_text():
     assert field_type("text").spreadsheet_value(make("text"), "=1+1") is None
     assert field_type("picklist").spreadsheet_value(make("picklist", values=PICK_VALUES), "won") is None
+
+
+def test_a_user_field_answers_the_access_it_grants_the_user_it_names():
+    assert field_type("user").access_grant(make("user", grants="edit")) == "edit"
+    assert field_type("user").access_grant(make("user")) is None
+    assert field_type("lookup").access_grant(make("lookup", target="account")) is None

@@ -25,3 +25,9 @@ def test_entity_schema_has_one_rule_per_field_type_with_its_own_keys():
         assert set(ftype.extra_schema()) <= set(rules[name]["properties"])
         assert rules[name]["additionalProperties"] is False
         assert set(ftype.required_options) == set(rules[name].get("required", ()))
+
+
+def test_a_user_field_may_grant_read_or_edit_and_nothing_else():
+    rules = {r["if"]["properties"]["type"]["const"]: r["then"] for r in entity_schema()["$defs"]["field"]["allOf"]}
+    assert rules["user"]["properties"]["grants"] == {"enum": ["read", "edit"]}
+    assert "grants" not in rules["lookup"]["properties"]

@@ -80,16 +80,27 @@ def subtree(department: str) -> set[str]:
     return found
 
 
+# A detail entity's records are read through their master; in the world each owner's detail sits on
+# that owner's master record.
+MASTERS = {"quote_line": "quote"}
+
+
 def readable_owners(viewer: str, entity: str) -> set[str]:
+    if entity in MASTERS:
+        return readable_owners(viewer, MASTERS[entity]) if _own_read_scope(viewer, entity) != "none" else set()
     department, roles = PEOPLE[viewer]
-    order = ("none", "own", "department", "department_and_below", "all")
-    scope = max((role_read_scope(r, entity) for r in roles), key=order.index, default="none")
+    scope = _own_read_scope(viewer, entity)
     departments = {"department": {department}, "department_and_below": subtree(department) if department else set()}
     if scope == "all":
         return set(OWNERS)
     if scope == "none":
         return set()
     return {o for o in OWNERS if o == viewer or PEOPLE[o][0] in departments.get(scope, set())}
+
+
+def _own_read_scope(viewer: str, entity: str) -> str:
+    order = ("none", "own", "department", "department_and_below", "all")
+    return max((role_read_scope(r, entity) for r in PEOPLE[viewer][1]), key=order.index, default="none")
 
 
 def hidden_from(viewer: str, entity: str) -> set[str]:
@@ -106,6 +117,7 @@ class World:
     ids: dict[tuple[str, str], int]      # (entity, owner) -> record id
     app: object
     columns: dict[str, str]              # entity -> every field, as a `cols` argument (hidden ones too)
+    extras: dict[str, int]               # records across owners: details, assigned tasks (see build_extras)
 
     def visible(self, viewer: str, entity: str) -> dict[str, int]:
         return {o: self.ids[entity, o] for o in readable_owners(viewer, entity)}
@@ -172,6 +184,22 @@ def _links(definition, owner: str, ids: dict[tuple[str, str], int]) -> dict[str,
     return links
 
 
+def build_extras(runtime, users: dict[str, int], ids: dict[tuple[str, str], int]) -> dict[str, int]:
+    """Records whose access is not their owner's: lines added by someone other than the quote's
+    owner, and a task a manager assigned to a rep. Their texts carry no marker."""
+    records = runtime.records()
+
+    def line(quote_owner: str, owner: str) -> int:
+        return records.create("quote_line", {"quote": ids["quote", quote_owner], "name": f"Extra line {owner}",
+                                             "quantity": "1", "unit_price": "10", "owner_id": users[owner]})["id"]
+
+    return {"colleagues_line_on_own_quote": line("rep_n1", "rep_n2"),
+            "own_line_on_colleagues_quote": line("rep_n2", "rep_n1"),
+            "assigned_task": records.create("task", {"subject": "Handed down", "owner_id": users["mgr_n"],
+                                                     "assignee": users["rep_n1"],
+                                                     "due_at": "2030-01-10T09:00:00+00:00"})["id"]}
+
+
 @pytest.fixture(scope="module")
 def world(database_url, tmp_path_factory) -> World:
     from engine.apps import install_app
@@ -181,12 +209,14 @@ def world(database_url, tmp_path_factory) -> World:
     runtime = Runtime(database_url)
     runtime.migrate()
     install_app(runtime, ROOT / "apps" / "crm_default")
-    ids = build_records(runtime, build_people(runtime))
+    users = build_people(runtime)
+    ids = build_records(runtime, users)
+    extras = build_extras(runtime, users, ids)
     columns = {name: ",".join(f.name for f in entity.fields) for name, entity in runtime.registry().entities.items()}
     runtime.dispose()
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "matrix",
                       "INSTANCE_PATH": str(tmp_path_factory.mktemp("matrix-instance")), "WTF_CSRF_ENABLED": False})
-    yield World(ids, app, columns)
+    yield World(ids, app, columns, extras)
     app.extensions["formwork.runtime"].dispose()
 
 
@@ -348,3 +378,72 @@ def test_hidden_values_do_show_to_a_role_that_may_see_them(world, clients):
     contract = body_text(clients["it"].get(f"/app/contract/{world.ids['contract', 'svc']}"))
     assert "91777000HXHXHX" in account and any(t in account for t in HIDDEN_TEXTS["account", "annual_revenue"])
     assert "HIDDENterms3A" in contract and "HIDDENterms3B" in contract   # the history's old → new
+
+
+# -- details follow their master, assignees reach their tasks ----------------------------------------
+def test_rep_opens_a_colleagues_line_on_their_own_quote(world, clients):
+    line = world.extras["colleagues_line_on_own_quote"]
+    assert clients["rep_n1"].get(f"/app/quote_line/{line}").status_code == 200
+    quote = clients["rep_n1"].get(f"/app/quote/{world.ids['quote', 'rep_n1']}")
+    assert link("quote_line", line) in body_text(quote)
+
+
+def test_rep_cannot_open_their_own_line_on_a_quote_they_cannot_read(world, clients):
+    line = world.extras["own_line_on_colleagues_quote"]
+    assert clients["rep_n1"].get(f"/app/quote_line/{line}").status_code == 404
+    assert link("quote_line", line) not in body_text(clients["rep_n1"].get("/app/quote_line"))
+    assert clients["rep_n1"].post(f"/app/quote_line/{line}/delete").status_code == 404
+
+
+def test_assigned_rep_opens_the_task_their_manager_assigned_but_cannot_delete_it(world, clients):
+    task = world.extras["assigned_task"]
+    assert clients["rep_n1"].get(f"/app/task/{task}").status_code == 200
+    assert clients["rep_n1"].get(f"/app/task/{task}/edit").status_code == 200
+    assert link("task", task) in body_text(clients["rep_n1"].get("/app/task"))
+    assert clients["rep_n1"].post(f"/app/task/{task}/delete").status_code == 403
+    assert clients["mkt"].get(f"/app/task/{task}").status_code == 404
+
+
+# -- navigation and New buttons ------------------------------------------------------------------------
+def _nav_links(text: str) -> set[str]:
+    nav = text[text.index("<nav"):text.index("</nav>")]
+    return {e for e in ORDER if f'href="/app/{e}"' in nav or f'href="/app/{e}?' in nav or f'href="/app/{e}/' in nav}
+
+
+def role_grants(viewer: str, entity: str, action: str) -> bool:
+    for role in PEOPLE[viewer][1]:
+        rules = next(r for r in APP_JSON["roles"] if r["name"] == role)["permissions"]
+        grant = rules.get(entity, rules.get("*"))
+        if grant is not None and (grant if isinstance(grant, str) else grant.get(action, "none")) != "none":
+            return True
+    return False
+
+
+# Entities with a user field granting access: anyone may be named on one of their records (a task's assignee).
+NAMING = {e for e in ORDER if any(f.get("grants") for f in json.loads(
+    (ROOT / f"apps/crm_default/entities/{e}.json").read_text(encoding="utf-8"))["fields"])}
+
+
+@pytest.mark.parametrize("viewer", ["rep_n1", "mkt", "svc", "nobody"])
+def test_navigation_lists_only_entities_the_user_may_read(world, clients, viewer):
+    listed = _nav_links(body_text(clients[viewer].get("/app/account")))
+    assert listed == {e for e in ORDER if role_grants(viewer, e, "read") or e in NAMING}
+    assert "quote" not in listed or viewer == "rep_n1"
+
+
+@pytest.mark.parametrize("viewer", ["rep_n1", "fin"])
+def test_new_buttons_show_only_where_the_user_may_create(world, clients, viewer):
+    problems = []
+    for entity in ORDER:
+        if not role_grants(viewer, entity, "read"):
+            continue
+        shows_new = f'href="/app/{entity}/new"' in body_text(clients[viewer].get(f"/app/{entity}"))
+        if shows_new != role_grants(viewer, entity, "create"):
+            problems.append(f"{entity}: New {'shown' if shows_new else 'missing'}")
+    assert problems == []
+
+
+def test_the_new_form_of_an_entity_the_rep_may_not_create_is_refused_before_it_is_filled_in(world, clients):
+    response = clients["rep_n1"].get("/app/payment/new")
+    assert response.status_code == 403
+    assert "you may not create payment records" in body_text(response)

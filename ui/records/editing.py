@@ -19,9 +19,10 @@ from flask_babel import gettext as _
 from engine.data.layouts import LayoutState
 from engine.data.views import active_users, user_names
 from engine.errors import ConflictError, ValidationError
+from engine.security.scopes import check_write
 from metamodel.fieldtypes import FieldValueError, field_type
 from metamodel.model import EntityDef, FieldDef, label_text
-from ui.context import locale, query, records, registry, runtime
+from ui.context import actor, locale, query, records, registry, runtime
 from ui.records import records_bp
 from ui.records.display import References, cell, record_title
 from ui.records.files import file_store
@@ -205,6 +206,8 @@ def _discard_refused_files(entity: EntityDef, submission: Submission, exc: Valid
 @records_bp.route("/app/<entity>/new", methods=["GET", "POST"])
 def new(entity: str):
     definition = registry().entity(entity)
+    # Refused before the form is filled in, not after: the user would lose what they typed.
+    check_write(actor(), definition, "create")
     if request.method == "GET":
         data = default_data(definition)
         data.update({k: v for k, v in request.args.items() if definition.has_field(k)})

@@ -4,19 +4,22 @@ The expected sets come from app.json and the org chart directly, not from the en
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from security_org import Org, build_org
+from security_org import Org, build_org, line_of, quote_of, task_for
 
 from engine.apps import install_app
 from engine.data.query import MAX_PAGE
 from engine.demo import generate_demo
-from engine.errors import NotFound, ValidationError
+from engine.errors import NotFound, PermissionDenied, ValidationError
 from engine.security.grants import RoleRules, merge_roles
 from engine.security.permissions import load_permissions
+from engine.security.scopes import check_write
+from engine.security.sharing import share_record
 from engine.security.users import actor_by_name
 from engine.storage.db import fw_share, write_transaction
 from metamodel import load_app
@@ -58,7 +61,11 @@ def _hidden(role: str, entity: str) -> set[str]:
     return {f for f, access in rules.items() if access == "hidden"}
 
 
-def _expected(conn, org: Org, username: str, role: str, entity: str, table: sa.Table) -> set[int]:
+def _expected(conn, org: Org, username: str, role: str, entity: str, table: sa.Table,
+              masters: dict[str, set[int]] | None = None) -> set[int]:
+    """The ids `username` may read: by owner, share or granting user field; a detail's by its master."""
+    if masters is not None:
+        return _expected_details(conn, role, entity, table, masters)
     me = org.users[username]
     scope = _scope(role, entity)
     mine = org.user_department[me]
@@ -72,7 +79,40 @@ def _expected(conn, org: Org, username: str, role: str, entity: str, table: sa.T
     rows = conn.execute(sa.select(table.c.id, table.c.owner_id).where(table.c.deleted_at.is_(None))).all()
     shared = set(conn.execute(sa.select(fw_share.c.record_id).where(fw_share.c.entity == entity,
                                                                     fw_share.c.user_id == me)).scalars())
-    return {i for i, owner in rows if allowed(owner) or i in shared}
+    named = set()
+    for f in _granting_fields(entity):
+        named |= set(conn.execute(sa.select(table.c.id).where(table.c.deleted_at.is_(None),
+                                                              table.c[f] == me)).scalars())
+    return {i for i, owner in rows if allowed(owner) or i in shared} | named
+
+
+def _expected_details(conn, role: str, entity: str, table: sa.Table, masters: dict[str, set[int]]) -> set[int]:
+    if _scope(role, entity) == "none":
+        return set()
+    rows = conn.execute(sa.select(table).where(table.c.deleted_at.is_(None))).mappings().all()
+    return {row["id"] for row in rows if all(row[f] in readable for f, readable in masters.items())}
+
+
+def _granting_fields(entity: str) -> list[str]:
+    return [f.name for f in CRM.entities[entity].fields if f.option("grants")]
+
+
+def _master_fields(entity: str) -> dict[str, str]:
+    """field -> master entity of the entity's master_detail fields, as the metadata declares them."""
+    return {f.name: f.option("target") for f in CRM.entities[entity].fields if f.type == "master_detail"}
+
+
+def _expected_everywhere(conn, org: Org, username: str, role: str, registry) -> dict[str, set[int]]:
+    """entity -> readable ids, masters before their details."""
+    expected: dict[str, set[int]] = {}
+    pending = list(registry.entities)
+    while pending:
+        name = next(n for n in pending if all(m in expected for m in _master_fields(n).values()))
+        pending.remove(name)
+        links = _master_fields(name)
+        masters = {f: expected[m] for f, m in links.items()} if links else None
+        expected[name] = _expected(conn, org, username, role, name, registry.table(name), masters)
+    return expected
 
 
 def _subtree(org: Org, department_id: int | None) -> set[int]:
@@ -86,8 +126,7 @@ def test_every_read_path_returns_exactly_the_records_in_the_roles_scope(runtime,
     registry = runtime.registry()
     with runtime.engine.connect() as conn:
         actor = actor_by_name(conn, username)
-        expected = {name: _expected(conn, crm_world, username, role, name, registry.table(name))
-                    for name in registry.entities}
+        expected = _expected_everywhere(conn, crm_world, username, role, registry)
         every = {name: set(conn.execute(sa.select(registry.table(name).c.id)).scalars())
                  for name in registry.entities}
     query = runtime.query(actor)
@@ -199,3 +238,128 @@ def test_installed_roles_are_loaded_from_the_permission_tables(runtime):
     assert both.scope("payment", "create") == "all"
     assert both.hidden_fields("contract") == frozenset()
     assert "export" in both.rights
+
+
+# -- details follow their master ---------------------------------------------------------------------
+@pytest.fixture
+def org(runtime):
+    install_app(runtime, CRM)
+    with write_transaction(runtime.engine) as conn:
+        return build_org(conn)
+
+
+def _actor(runtime, username: str):
+    with runtime.engine.connect() as conn:
+        return actor_by_name(conn, username)
+
+
+def test_rep_reads_a_colleagues_line_on_their_own_quote(runtime, org):
+    quote = quote_of(runtime.records(), org.users["rep_n1"])
+    line = line_of(runtime.records(), quote, org.users["rep_n2"])
+    query = runtime.query(_actor(runtime, "rep_n1"))
+    assert query.get("quote_line", line)["id"] == line
+    assert [r["id"] for r in query.related("quote", quote, "quote_line", "quote").rows] == [line]
+    assert [r["id"] for r in query.list("quote_line", search="Seat").rows] == [line]
+    assert query.titles("quote_line", [line]) == {line: "Seat"}
+
+
+def test_rep_cannot_read_their_own_line_on_a_quote_they_cannot_read(runtime, org):
+    quote = quote_of(runtime.records(), org.users["rep_n2"])
+    line = line_of(runtime.records(), quote, org.users["rep_n1"])
+    query = runtime.query(_actor(runtime, "rep_n1"))
+    with pytest.raises(NotFound):
+        query.get("quote_line", line)
+    assert query.list("quote_line").rows == []
+    with pytest.raises(NotFound):
+        query.history("quote_line", line)
+
+
+def test_rep_edits_and_deletes_a_colleagues_line_on_their_own_quote(runtime, org):
+    quote = quote_of(runtime.records(), org.users["rep_n1"])
+    line = line_of(runtime.records(), quote, org.users["rep_n2"])
+    records = runtime.records(_actor(runtime, "rep_n1"))
+    assert records.update("quote_line", line, {"quantity": "3"})["quantity"] == 3
+    records.delete("quote_line", line)
+    assert runtime.query().get("quote_line", line, deleted=True)["deleted_at"] is not None
+
+
+def test_rep_adds_a_line_to_their_own_quote_but_not_to_one_shared_for_reading(runtime, org):
+    own = quote_of(runtime.records(), org.users["rep_n1"])
+    colleagues = quote_of(runtime.records(), org.users["rep_n2"])
+    with write_transaction(runtime.engine) as conn:
+        share_record(conn, runtime.registry(conn), _actor(runtime, "rep_n2"), "quote", colleagues,
+                     org.users["rep_n1"], "read")
+    rep = runtime.records(_actor(runtime, "rep_n1"))
+    assert line_of(rep, own, org.users["rep_n1"])
+    with pytest.raises(PermissionDenied, match="you may not create this quote_line: you may not edit its quote"):
+        line_of(rep, colleagues, org.users["rep_n1"])
+
+
+def test_line_of_a_quote_shared_for_reading_is_readable_but_not_editable(runtime, org):
+    quote = quote_of(runtime.records(), org.users["rep_n2"])
+    line = line_of(runtime.records(), quote, org.users["rep_n1"])
+    with write_transaction(runtime.engine) as conn:
+        share_record(conn, runtime.registry(conn), _actor(runtime, "rep_n2"), "quote", quote,
+                     org.users["rep_n1"], "read")
+    rep = _actor(runtime, "rep_n1")
+    assert runtime.query(rep).get("quote_line", line)["id"] == line
+    with pytest.raises(PermissionDenied):
+        runtime.records(rep).update("quote_line", line, {"quantity": "2"})
+    with pytest.raises(PermissionDenied):
+        runtime.records(rep).delete("quote_line", line)
+
+
+def test_line_of_a_quote_shared_for_editing_can_be_edited(runtime, org):
+    quote = quote_of(runtime.records(), org.users["rep_n2"])
+    line = line_of(runtime.records(), quote, org.users["rep_n2"])
+    with write_transaction(runtime.engine) as conn:
+        share_record(conn, runtime.registry(conn), _actor(runtime, "rep_n2"), "quote", quote,
+                     org.users["rep_n1"], "edit")
+    assert runtime.records(_actor(runtime, "rep_n1")).update("quote_line", line, {"quantity": "2"})["quantity"] == 2
+
+
+def test_moving_a_line_needs_edit_access_to_the_quote_it_leaves(runtime, org):
+    theirs = quote_of(runtime.records(), org.users["rep_n2"])
+    own = quote_of(runtime.records(), org.users["rep_n1"])
+    line = line_of(runtime.records(), theirs, org.users["rep_n1"])
+    with write_transaction(runtime.engine) as conn:
+        share_record(conn, runtime.registry(conn), _actor(runtime, "rep_n2"), "quote", theirs,
+                     org.users["rep_n1"], "read")
+    with pytest.raises(PermissionDenied):
+        runtime.records(_actor(runtime, "rep_n1")).update("quote_line", line, {"quote": own})
+    assert runtime.query().get("quote_line", line)["quote"] == theirs
+
+
+# -- access for the people a record names ------------------------------------------------------------
+def test_assignee_reads_and_edits_the_task_their_manager_assigned_to_them(runtime, org):
+    task = task_for(runtime.records(), org.users["mgr_n"], org.users["rep_n1"])
+    task_for(runtime.records(), org.users["mgr_n"], org.users["rep_n2"])   # a colleague's stays out of sight
+    rep = _actor(runtime, "rep_n1")
+    assert [r["id"] for r in runtime.query(rep).list("task").rows] == [task]
+    assert runtime.records(rep).update("task", task, {"subject": "Called"})["subject"] == "Called"
+
+
+def test_assignee_cannot_delete_the_task_assigned_to_them(runtime, org):
+    task = task_for(runtime.records(), org.users["mgr_n"], org.users["rep_n1"])
+    with pytest.raises(PermissionDenied, match="you may not delete this task"):
+        runtime.records(_actor(runtime, "rep_n1")).delete("task", task)
+
+
+def test_assignee_cannot_give_the_task_to_a_user_outside_their_scope(runtime, org):
+    task = task_for(runtime.records(), org.users["mgr_n"], org.users["rep_n1"])
+    with pytest.raises(PermissionDenied, match="outside your scope"):
+        runtime.records(_actor(runtime, "rep_n1")).update("task", task, {"owner_id": org.users["rep_e1"]})
+
+
+def test_a_field_granting_read_opens_the_record_for_reading_only(runtime, org):
+    registry = runtime.registry()
+    task = task_for(runtime.records(), org.users["mgr_n"], org.users["rep_n1"])
+    entity = registry.entity("task")
+    reading = dataclasses.replace(entity, fields=tuple(
+        dataclasses.replace(f, options={**f.options, "grants": "read"}) if f.name == "assignee" else f
+        for f in entity.fields))
+    rep = _actor(runtime, "rep_n1")
+    record = runtime.query(rep).get("task", task)
+    with pytest.raises(PermissionDenied):
+        check_write(rep, reading, "update", record, {"subject": "x"}, registry=registry)
+    check_write(rep, entity, "update", record, {"subject": "x"}, registry=registry)
