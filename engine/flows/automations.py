@@ -11,16 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 import formula
 from engine.data.computed import SYSTEM_USER_FIELDS, RecordValues
-from engine.data.rows import json_value, row_to_record
+from engine.data.rows import json_value
 from engine.errors import FieldError, FormworkError, ValidationError
 from engine.flows.outbox import OutboxMessage, queue_messages
 from engine.flows.parties import PartyError, assigned_user, can_assign, resolve_users
-from engine.flows.runlog import FlowRun, log_run, log_runs
+from engine.flows.runlog import FlowRun, log_runs
 from engine.storage.tables import stored_fields
 from metamodel.flows import (
     Action,
@@ -102,18 +101,21 @@ def run_automations(conn: Connection, registry: Any, event: RecordEvent,
                     now: datetime) -> bool:
     """Runs the triggered automations in order; returns whether any condition held.
 
-    Runs whose condition is false are logged together in one statement, after the others.
+    The runs are logged together once all have run, and their outbox rows after them (a few
+    statements per save however many automations it triggers).
     """
-    idle: list[FlowRun] = []
+    logged: list[tuple[FlowRun, list[OutboxMessage]]] = []
     ran = False
     for automation in automations:
         run = _Run(conn, registry, event, automation, writer, now)
         if run.condition_holds():
-            run.perform()
+            logged.append((run.perform(), run.messages))
             ran = True
         else:
-            idle.append(run.logged(False, [], None))
-    log_runs(conn, idle)
+            logged.append((run.logged(False, [], None), []))
+    run_ids = log_runs(conn, [entry for entry, _ in logged])
+    for run_id, (entry, messages) in zip(run_ids, logged, strict=True):
+        queue_messages(conn, messages, flow=entry.flow, run_id=run_id, now=now)
     return ran
 
 
@@ -158,7 +160,9 @@ class _Run:
                                 f"{exc.message}") from None
 
     # -- actions ---------------------------------------------------------------------------------
-    def perform(self) -> None:
+    def perform(self) -> FlowRun:
+        """Performs the actions in order; returns the run to log. Raises ValidationError naming the
+        automation and the action when one fails, which refuses the save."""
         done: list[dict[str, Any]] = []
         for number, action in enumerate(self.automation.actions, 1):
             try:
@@ -167,8 +171,7 @@ class _Run:
                 reason = getattr(exc, "message", None) or str(exc)
                 raise self._refusal(f"automation {self.flow.name}, action {number} ({action.type}): {reason}") from None
             done.append({"type": action.type, "result": result})
-        run_id = log_run(self.conn, self.logged(True, done, None))
-        queue_messages(self.conn, self.messages, flow=self.flow.name, run_id=run_id, now=self.now)
+        return self.logged(True, done, None)
 
     def logged(self, condition: bool | None, actions: list[dict[str, Any]], error: str | None) -> FlowRun:
         return FlowRun(None, self.now, self.flow.name, None if self.flow.version is None else str(self.flow.version),
@@ -181,18 +184,11 @@ class _Run:
     def _values(self, action: CompiledAction) -> dict[str, Any]:
         return {name: self._evaluate(compiled) for name, compiled in action.values.items()}
 
-    def _refresh(self) -> None:
-        """Reads the record again after an action wrote it, so later actions see the new values."""
-        table = self.registry.table(self.entity.name)
-        row = self.conn.execute(sa.select(table).where(table.c.id == self.event.record_id)).mappings().first()
-        if row is not None:
-            self.record = row_to_record(self.entity, row)
-
     def _write_own(self, values: Mapping[str, Any]) -> None:
         if self.event.kind == "deleted":
             raise ActionFailed("the record was deleted")
-        self.writer().update(self.entity.name, self.event.record_id, values)
-        self._refresh()
+        # Later actions read the record as this write left it (the system sees every field).
+        self.record = self.writer().update(self.entity.name, self.event.record_id, values)
 
     def update_record(self, action: CompiledAction) -> str:
         update: UpdateRecord = action.action   # type: ignore[assignment]

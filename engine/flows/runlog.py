@@ -36,15 +36,14 @@ class FlowRun:
                 "duration_ms": self.duration_ms}
 
 
-def log_run(conn: Connection, run: FlowRun) -> int:
-    """Writes one run; returns its id (outbox rows name the run that queued them)."""
-    return conn.execute(sa.insert(fw_flow_run).values(run.row()).returning(fw_flow_run.c.id)).scalar_one()
-
-
-def log_runs(conn: Connection, runs: Sequence[FlowRun]) -> None:
-    """Writes several runs in one statement (the runs whose condition did not hold)."""
-    if runs:
-        conn.execute(sa.insert(fw_flow_run), [run.row() for run in runs])
+def log_runs(conn: Connection, runs: Sequence[FlowRun]) -> list[int]:
+    """Writes the runs of one event in one statement; returns their ids in order (outbox rows
+    name the run that queued them)."""
+    if not runs:
+        return []
+    inserted = conn.execute(sa.insert(fw_flow_run).returning(fw_flow_run.c.id, sort_by_parameter_order=True),
+                            [run.row() for run in runs])
+    return list(inserted.scalars())
 
 
 def latest_runs(conn: Connection, *, limit: int = 100, flow: str | None = None) -> list[FlowRun]:
