@@ -20,8 +20,9 @@ from engine.data.merging import UNREADABLE, MergedWrite, merge_stale_write, stor
 from engine.data.registry import Registry
 from engine.data.rows import RECORD_COLUMNS, json_value, row_to_record
 from engine.errors import ConflictError, FieldError, NotFound, Problems, ValidationError
+from engine.flows.events import FlowEvents, RecordEvent
 from engine.security import audit
-from engine.security.actors import Actor
+from engine.security.actors import SYSTEM, Actor
 from engine.security.scopes import check_write, read_scope, strip_hidden
 from engine.storage.db import write_transaction
 from engine.storage.tables import stored_fields
@@ -46,12 +47,13 @@ class RecordService:
     """Creates, updates, deletes and restores records of any entity for one actor."""
 
     def __init__(self, engine: Engine, registry: Registry, actor: Actor, clock: Clock,
-                 conn: Connection | None = None):
+                 conn: Connection | None = None, events: FlowEvents | None = None):
         self.engine = engine
         self.registry = registry
         self.actor = actor
         self.clock = clock
         self._conn = conn
+        self.events = events if events is not None else FlowEvents(registry)
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
@@ -106,6 +108,7 @@ class RecordService:
                 raise ValidationError(entity.name, problems.errors)
             good = [(n, c) for n, c in prepared if n not in bad_rows]
             inserted = self._insert(conn, entity, table, [c for _, c in good], now)
+            inserted = [self._emit(conn, entity, "created", None, row) for row in inserted]
             return inserted, problems.errors
 
     def _columns_for_create(self, entity: EntityDef, values: Mapping[str, Any], problems: Problems,
@@ -229,6 +232,7 @@ class RecordService:
                 raise self._conflict(entity, fresh, current["version"], merged)
             audit.write_entry(conn, self.actor, "update", entity.name, record_id,
                               self._diff(entity, current, changed), {"version": version}, at=now)
+            row = self._emit(conn, entity, "updated", current, row)
             return self._returned(entity, row, conn)
 
     def _without_unchanged_read_only(self, entity: EntityDef, values: Mapping[str, Any],
@@ -332,6 +336,7 @@ class RecordService:
             check_write(self.actor, entity, "delete", current, conn=conn, registry=self.registry)
             self._refuse_restricted(conn, entity, record_id)
             self._set_deleted(conn, entity, [record_id], now, now)
+            self._emit(conn, entity, "deleted", current, None)
 
     def _set_deleted(self, conn: Connection, entity: EntityDef, ids: list[int], stamp: datetime | None,
                      now: datetime, *, restoring_from: datetime | None = None) -> None:
@@ -372,6 +377,7 @@ class RecordService:
                                problems := Problems(entity.name), exclude_id=record_id)
             problems.raise_if_any()
             self._set_deleted(conn, entity, [record_id], None, now, restoring_from=current["deleted_at"])
+            self._emit(conn, entity, "restored", current, self._reload(conn, entity, record_id))
             return self._read(entity.name, record_id, conn)
 
     def _refuse_restricted(self, conn: Connection, entity: EntityDef, record_id: int) -> None:
@@ -490,6 +496,26 @@ class RecordService:
         if not ids or scope is None:
             return ids
         return set(conn.execute(sa.select(table.c.id).where(table.c.id.in_(ids), scope)).scalars())
+
+    # -- events to the flow engine ------------------------------------------------------------
+    def _emit(self, conn: Connection, entity: EntityDef, kind: str, old: dict[str, Any] | None,
+              row: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        """Hands the saved change to the flow engine in this transaction; returns the row as it
+        is afterwards (automations may have written it again)."""
+        new = row_to_record(entity, row) if row is not None else None
+        record_id = (new or old)["id"]
+        event = RecordEvent(kind, entity.name, record_id, old, new)
+        if not self.events.emit(conn, event, self._flow_writer(conn), self.clock()) or row is None:
+            return row
+        return self._reload(conn, entity, record_id)
+
+    def _flow_writer(self, conn: Connection) -> Callable[[FlowEvents], RecordService]:
+        """Automations write as the system, in this transaction, one level deeper."""
+        return lambda events: RecordService(self.engine, self.registry, SYSTEM, self.clock, conn=conn, events=events)
+
+    def _reload(self, conn: Connection, entity: EntityDef, record_id: int) -> Mapping[str, Any]:
+        table = self.registry.table(entity.name)
+        return conn.execute(sa.select(table).where(table.c.id == record_id)).mappings().one()
 
     # -- reading inside the write path ---------------------------------------------------------
     def _load_for_write(self, conn: Connection, entity: EntityDef, table: sa.Table, record_id: int,

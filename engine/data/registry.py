@@ -4,6 +4,7 @@ Every worker checks the revision row before using its cache, so a schema change 
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import threading
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from engine.data.computed import EntityFormulas, compile_app_formulas
+from engine.flows.automations import CompiledAutomation, compile_automations
 from engine.storage.db import fw_metadata
 from engine.storage.tables import build_metadata
 from metamodel import app_from_documents
@@ -37,6 +39,8 @@ class Registry:
     entities: Mapping[str, EntityDef]
     tables: Mapping[str, sa.Table]
     formulas: Mapping[str, EntityFormulas]
+    # entity -> its enabled record-triggered automations, conditions and values compiled
+    automations: Mapping[str, tuple[CompiledAutomation, ...]] = dataclasses.field(default_factory=dict)
 
     def entity(self, name: str) -> EntityDef:
         try:
@@ -102,7 +106,8 @@ def build_registry(conn: Connection) -> Registry:
     metadata = build_metadata(entities.values())
     tables = {name: metadata.tables[name] for name in entities}
     formulas = {name: compiled for app in apps.values() for name, compiled in compile_app_formulas(app).items()}
-    return Registry(revision, apps, entities, tables, formulas)
+    automations = {name: found for app in apps.values() for name, found in compile_automations(app).items()}
+    return Registry(revision, apps, entities, tables, formulas, automations)
 
 
 class RegistryCache:

@@ -248,6 +248,53 @@ fw_saved_view = sa.Table(
 )
 
 
+# One row per automation run: what triggered it, whether its condition held, what its actions did.
+# Written in the save's transaction, so a run of a rolled-back save leaves no row.
+fw_flow_run = sa.Table(
+    "fw_flow_run", system_metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False, default=utcnow, index=True),
+    sa.Column("flow", sa.String(63), nullable=False),
+    sa.Column("flow_version", sa.String(40)),
+    sa.Column("revision", sa.Integer, nullable=False),            # the metadata revision it ran under
+    sa.Column("entity", sa.String(63), nullable=False),
+    sa.Column("record_id", sa.Integer),
+    sa.Column("trigger", sa.String(24), nullable=False),
+    sa.Column("condition", sa.Boolean),                           # NULL: not evaluated (stopped before)
+    sa.Column("actions", sa.JSON, nullable=False),                # [{"type", "result"}] in order
+    sa.Column("error", sa.Text),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Index("ix_fw_flow_run_flow_at", "flow", "at"),
+)
+
+# What leaves the database (mail, in-app notifications, webhooks), written in the save's
+# transaction and delivered by the worker after commit: never for a rolled-back save.
+fw_outbox = sa.Table(
+    "fw_outbox", system_metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),             # email, notification, webhook
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("flow", sa.String(63)),
+    sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+              sa.ForeignKey("fw_flow_run.id", ondelete="SET NULL")),
+    sa.Column("status", sa.String(16), nullable=False, default="pending"),   # pending, sent, failed
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Index("ix_fw_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+# Round-robin assignment: the user an automation last assigned from one pool ("role:sales_rep"),
+# updated under a row lock in the save's transaction, so two saves at once pick different users.
+fw_flow_assignment = sa.Table(
+    "fw_flow_assignment", system_metadata,
+    sa.Column("flow", sa.String(63), primary_key=True),
+    sa.Column("pool", sa.String(140), primary_key=True),
+    sa.Column("last_user_id", sa.Integer, nullable=False),
+)
+
+
 def make_engine(url: str, *, create: bool = True, **kwargs: Any) -> Engine:
     """Returns an SQLAlchemy engine for `url`; SQLite connections get transactional DDL and foreign keys.
 

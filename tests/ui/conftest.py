@@ -32,7 +32,8 @@ def ui_database_url(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def ui_runtime(ui_database_url):
-    """The runtime of the session database: the default CRM, `admin`, a sales rep `rep`, a little data."""
+    """The runtime of the session database: the default CRM, `admin`, a sales rep `rep`, the sales rep
+    `intake_rep` new leads go to, a little data."""
     from engine.apps import install_app
     from engine.demo import generate_demo
     from engine.runtime import Runtime
@@ -45,6 +46,8 @@ def ui_runtime(ui_database_url):
     with write_transaction(rt.engine) as conn:
         create_user(conn, "admin", password=ADMIN_PASSWORD, display_name="Administrator", is_admin=True)
         create_user(conn, "rep", password=REP_PASSWORD, display_name="Rita Rep")
+        # The default CRM's lead intake assigns every new lead round the sales reps: it needs one.
+        create_user(conn, "intake_rep", display_name="Ian Intake", roles=["sales_rep"])
     generate_demo(rt, 150, seed=7)
     yield rt
     rt.dispose()
