@@ -117,7 +117,7 @@ def test_serve_with_four_workers_comes_up_on_every_fresh_postgresql_database(tmp
             with admin.connect() as conn:
                 conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
             instance = tmp_path / f"start-{start}"
-            instance.mkdir()
+            shutil.copytree(tmp_path / "template", instance)   # the instance init prepared: its secret key
             env = environment(instance, base.set(database=name).render_as_string(False))
             status, log = serve_once(env, [str(FORMWORK), "serve", "--workers", "4"])
             assert status == 200
