@@ -8,13 +8,14 @@ import functools
 import json
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from engine.data.computed import EntityFormulas, compile_app_formulas
+from engine.flows.pipelines import CompiledPipeline, compile_app_pipelines
 from engine.storage.db import fw_metadata
 from engine.storage.tables import build_metadata
 from metamodel import app_from_documents
@@ -37,6 +38,7 @@ class Registry:
     entities: Mapping[str, EntityDef]
     tables: Mapping[str, sa.Table]
     formulas: Mapping[str, EntityFormulas]
+    pipelines: Mapping[str, tuple[CompiledPipeline, ...]] = field(default_factory=dict)   # by priority
 
     def entity(self, name: str) -> EntityDef:
         try:
@@ -102,7 +104,8 @@ def build_registry(conn: Connection) -> Registry:
     metadata = build_metadata(entities.values())
     tables = {name: metadata.tables[name] for name in entities}
     formulas = {name: compiled for app in apps.values() for name, compiled in compile_app_formulas(app).items()}
-    return Registry(revision, apps, entities, tables, formulas)
+    pipelines = {name: found for app in apps.values() for name, found in compile_app_pipelines(app).items()}
+    return Registry(revision, apps, entities, tables, formulas, pipelines)
 
 
 class RegistryCache:

@@ -1,0 +1,4 @@
+"""The flow interpreter: pipelines, approvals and automations acting on records.
+
+Each kind of flow document has one module here; the write path calls into them inside its save.
+"""
