@@ -10,7 +10,7 @@ from typing import Any
 from flask import render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 
-from engine import audit as audit_log
+from engine.security import audit as audit_log
 from engine.security.audit import AuditRow
 from metamodel.model import label_text
 from ui.admin import admin_bp, choices, requires
