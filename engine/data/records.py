@@ -21,6 +21,7 @@ from engine.data.registry import Registry
 from engine.data.rows import RECORD_COLUMNS, json_value, row_to_record
 from engine.errors import ConflictError, FieldError, NotFound, Problems, ValidationError
 from engine.flows.events import FlowEvents, RecordEvent
+from engine.flows.pipelines import StageWrite, enter_stage
 from engine.security import audit
 from engine.security.actors import SYSTEM, Actor
 from engine.security.scopes import check_write, read_scope, strip_hidden
@@ -100,6 +101,7 @@ class RecordService:
             reader = RecordValues(conn, self.registry)
             for number, columns in prepared:
                 self._apply_default_formulas(entity, columns, rows[number - 1], reader, problems, number, now)
+                enter_stage(self.registry, StageWrite(entity, columns, None, number), reader, problems, self.actor.locale)
                 self._check_rules(entity, columns, None, reader, problems, number, now)
             self._check_references(conn, entity, prepared, problems)
             self._check_unique(conn, entity, prepared, problems, exclude_id=None)
@@ -212,8 +214,10 @@ class RecordService:
             changed = {name: value for name, value in columns.items()
                        if value != self._stored(entity, name, current)}
             self._check_required_after(entity, current, changed, problems)
-            merged = {name: self._stored(entity, name, current) for name in current} | changed
-            self._check_rules(entity, merged, current, RecordValues(conn, self.registry), problems, None, now)
+            stored = {name: self._stored(entity, name, current) for name in current}
+            reader = RecordValues(conn, self.registry)
+            enter_stage(self.registry, StageWrite(entity, changed, stored), reader, problems, self.actor.locale)
+            self._check_rules(entity, stored | changed, current, reader, problems, None, now)
             prepared = [(None, changed)]
             self._check_references(conn, entity, prepared, problems)
             self._check_unique(conn, entity, prepared, problems, exclude_id=record_id)

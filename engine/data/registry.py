@@ -4,12 +4,11 @@ Every worker checks the revision row before using its cache, so a schema change 
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from engine.data.computed import EntityFormulas, compile_app_formulas
 from engine.flows.automations import CompiledAutomation, compile_automations
+from engine.flows.pipelines import CompiledPipeline, compile_app_pipelines
 from engine.storage.db import fw_metadata
 from engine.storage.tables import build_metadata
 from metamodel import app_from_documents
@@ -40,7 +40,8 @@ class Registry:
     tables: Mapping[str, sa.Table]
     formulas: Mapping[str, EntityFormulas]
     # entity -> its enabled record-triggered automations, conditions and values compiled
-    automations: Mapping[str, tuple[CompiledAutomation, ...]] = dataclasses.field(default_factory=dict)
+    automations: Mapping[str, tuple[CompiledAutomation, ...]] = field(default_factory=dict)
+    pipelines: Mapping[str, tuple[CompiledPipeline, ...]] = field(default_factory=dict)   # by priority
 
     def entity(self, name: str) -> EntityDef:
         try:
@@ -107,7 +108,8 @@ def build_registry(conn: Connection) -> Registry:
     tables = {name: metadata.tables[name] for name in entities}
     formulas = {name: compiled for app in apps.values() for name, compiled in compile_app_formulas(app).items()}
     automations = {name: found for app in apps.values() for name, found in compile_automations(app).items()}
-    return Registry(revision, apps, entities, tables, formulas, automations)
+    pipelines = {name: found for app in apps.values() for name, found in compile_app_pipelines(app).items()}
+    return Registry(revision, apps, entities, tables, formulas, automations, pipelines)
 
 
 class RegistryCache:

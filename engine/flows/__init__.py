@@ -1,4 +1,4 @@
-"""The flow engine: events from the write path, record-triggered automations, the run log, the outbox.
+"""The flow interpreter: pipelines, approvals and automations acting on records, the run log, the outbox.
 
-Pipelines and approvals will be interpreted here too; each kind of flow has its own module.
+Each kind of flow document has one module here; the write path calls into them inside its save.
 """

@@ -173,7 +173,8 @@ def test_leaving_a_form_with_unsaved_changes_asks_first(page):
 
 def test_a_conditional_field_appears_and_becomes_required_as_the_stage_changes(page, make, unique, artifacts):
     account = make("account", name=f"Live {unique}")
-    opp = make("opportunity", name=f"Live {unique}", account=account["id"], stage="demo", close_date="2030-01-31")
+    opp = make("opportunity", name=f"Live {unique}", account=account["id"], stage="needs_confirmed",
+               close_date="2030-01-31")
     page.goto(f"{page.base}/app/opportunity/{opp['id']}/edit")
     field = page.locator('[data-field="lost_reason"]')
     assert field.is_hidden()
@@ -204,9 +205,10 @@ def test_previous_page_goes_back_keeping_the_total(page, unique, ui_runtime, adm
 
 def test_list_with_a_formula_column_and_the_formula_filter(page, make, unique, artifacts):
     account = make("account", name=f"Formula shot {unique}")
-    for n, amount in enumerate((250000, 90000, 1200000)):
+    contact = make("contact", name=f"Formula shot {unique}", account=account["id"], email=f"s{unique}@example.com")
+    for n, amount in enumerate((250000, 90000, 1200000)):   # negotiation: 70 %, and its gate wants a contact
         make("opportunity", name=f"{unique} deal {n}", account=account["id"], stage="negotiation",
-             amount=str(amount), probability="60", close_date="2030-02-28")
+             amount=str(amount), primary_contact=contact["id"], close_date="2030-02-28")
     page.goto(f"{page.base}/app/opportunity?q={unique}&cols=name,account,account.city,amount,probability,"
               "expected_revenue&sort=-expected_revenue")
     page.click("button:has-text('Filters')")

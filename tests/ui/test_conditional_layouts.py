@@ -42,11 +42,11 @@ def test_required_if_left_blank_is_refused_beside_the_field_and_nothing_is_saved
 def test_a_field_hidden_by_its_condition_is_not_saved(client, make, unique, ui_runtime):
     opp = opportunity(make, unique)
     response = client.post(f"/app/opportunity/{opp['id']}/edit", data={
-        "name": opp["name"], "account": opp["account"], "stage": "demo", "close_date": "2030-01-31",
+        "name": opp["name"], "account": opp["account"], "stage": "needs_confirmed", "close_date": "2030-01-31",
         "lost_reason": "Should not be kept", "version": "1"})
     assert response.status_code == 302
     saved = ui_runtime.query().get("opportunity", opp["id"])
-    assert saved["stage"] == "demo" and saved["lost_reason"] is None
+    assert saved["stage"] == "needs_confirmed" and saved["lost_reason"] is None
 
 
 def test_live_layout_reports_shown_and_required_fields_for_the_posted_values(client):

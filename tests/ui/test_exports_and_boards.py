@@ -137,11 +137,11 @@ def test_a_stale_kanban_move_keeps_what_a_colleague_changed_meanwhile(client, ma
     opp = make("opportunity", name=f"Stale {unique}", stage="initial_contact", account=account["id"],
                close_date="2031-01-31", next_step="email")
     ui_runtime.records(admin_actor).update("opportunity", opp["id"], {"next_step": "call"})
-    response = client.post(f"/app/opportunity/{opp['id']}/move", data={"value": "demo", "version": "1"})
+    response = client.post(f"/app/opportunity/{opp['id']}/move", data={"value": "needs_confirmed", "version": "1"})
     body = response.get_json()
     assert (body["ok"], body["version"]) == (True, 3)
     saved = ui_runtime.query().get("opportunity", opp["id"])
-    assert (saved["stage"], saved["next_step"]) == ("demo", "call")
+    assert (saved["stage"], saved["next_step"]) == ("needs_confirmed", "call")
 
 
 def test_a_stale_kanban_move_of_a_card_moved_meanwhile_is_refused(client, make, unique, ui_runtime, admin_actor):
@@ -182,9 +182,13 @@ def test_kanban_column_loads_more_cards_beyond_the_first_page(client, ui_runtime
 
     from ui.records.boards import CARDS_PER_COLUMN
 
-    account = ui_runtime.records(admin_actor).create("account", {"name": f"Many {unique}"})
-    ui_runtime.records(admin_actor).bulk_create("opportunity", [
-        {"name": f"More {unique} {n}", "account": account["id"], "stage": "negotiation", "close_date": "2030-01-31"}
+    records = ui_runtime.records(admin_actor)
+    account = records.create("account", {"name": f"Many {unique}"})
+    contact = records.create("contact", {"name": f"Many {unique}", "account": account["id"],
+                                         "email": f"many{unique}@example.com"})
+    records.bulk_create("opportunity", [
+        {"name": f"More {unique} {n}", "account": account["id"], "stage": "negotiation", "close_date": "2030-01-31",
+         "amount": "1000", "primary_contact": contact["id"]}
         for n in range(CARDS_PER_COLUMN + 1)])
     html = client.get("/app/opportunity/kanban").get_data(as_text=True)
     column = html.split('data-value="negotiation" aria-label')[1].split("</ol>")[0]

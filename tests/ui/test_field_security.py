@@ -44,7 +44,7 @@ def seller_opportunity(ui_runtime, seller, unique):
     service = ui_runtime.records(seller[1])
     account = service.create("account", {"name": f"Seller opp acc {unique}"})
     return service.create("opportunity", {"name": f"Seller opp {unique}", "account": account["id"],
-                                          "stage": "demo", "close_date": "2030-06-30"})
+                                          "stage": "initial_contact", "close_date": "2030-06-30"})
 
 
 def test_hidden_field_is_not_in_the_edit_form(seller_client, seller_contract):
@@ -86,7 +86,7 @@ def test_read_only_field_is_shown_without_an_input(seller_client, seller_opportu
 def test_read_only_field_is_not_submitted_so_the_save_succeeds(seller_client, seller_opportunity, ui_runtime):
     opp = seller_opportunity
     response = seller_client.post(f"/app/opportunity/{opp['id']}/edit", data={
-        "name": f"{opp['name']} edited", "account": opp["account"], "stage": "demo", "close_date": "2030-06-30",
+        "name": f"{opp['name']} edited", "account": opp["account"], "stage": "initial_contact", "close_date": "2030-06-30",
         "probability": "99", "version": opp["version"]})
     assert response.status_code == 302, response.get_data(as_text=True)
     saved = ui_runtime.query().get("opportunity", opp["id"])

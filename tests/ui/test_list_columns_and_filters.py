@@ -9,8 +9,10 @@ from tests.ui.test_lists import names_in
 
 def opportunities(make, unique, amounts):
     account = make("account", name=f"Formula acc {unique}")
+    contact = make("contact", name=f"Formula contact {unique}", account=account["id"], email=f"f{unique}@example.com")
+    # the demo stage's gate asks for a primary contact; its probability is 50
     return [make("opportunity", name=f"{unique} f{n}", account=account["id"], stage="demo", amount=str(amount),
-                 probability="50", close_date="2030-01-31") for n, amount in enumerate(amounts)]
+                 primary_contact=contact["id"], close_date="2030-01-31") for n, amount in enumerate(amounts)]
 
 
 def test_formula_field_is_a_list_column_with_its_value(client, make, unique):

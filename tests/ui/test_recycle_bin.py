@@ -24,7 +24,7 @@ def test_restore_brings_the_record_back(client, make, unique, ui_runtime, admin_
 
 def test_restore_brings_back_the_master_detail_children(client, make, unique, ui_runtime, admin_actor):
     account = make("account", name=f"Quote acc {unique}")
-    opp = make("opportunity", name=f"Quote opp {unique}", account=account["id"], stage="demo",
+    opp = make("opportunity", name=f"Quote opp {unique}", account=account["id"], stage="needs_confirmed",
                close_date="2030-01-31")
     quote = make("quote", opportunity=opp["id"], status="draft")
     line = make("quote_line", quote=quote["id"], name=f"Line {unique}", quantity="2", unit_price="10")

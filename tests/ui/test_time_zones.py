@@ -64,7 +64,7 @@ def test_datetime_input_is_read_in_the_users_time_zone(shanghai_client, make, un
 
 def test_dates_are_not_shifted(shanghai_client, make, unique):
     account = make("account", name=f"Date {unique}")
-    opp = make("opportunity", name=f"Date opp {unique}", account=account["id"], stage="demo",
+    opp = make("opportunity", name=f"Date opp {unique}", account=account["id"], stage="needs_confirmed",
                close_date="2030-01-31")
     assert "2030-01-31" in shanghai_client.get(f"/app/opportunity/{opp['id']}").get_data(as_text=True)
 

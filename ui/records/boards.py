@@ -143,8 +143,7 @@ def move(entity: str, record_id: int):
     try:
         saved = records().update(entity, record_id, {view.stage_field: value}, expected_version=int(version))
     except ValidationError as exc:
-        message = "; ".join(m for messages in exc.by_field().values() for m in messages)
-        return jsonify(ok=False, message=message), 422
+        return jsonify(ok=False, message=refusal_text(definition, view.stage_field, exc)), 422
     except ConflictError as exc:
         with runtime().engine.connect() as conn:
             who = user_names(conn, [exc.changed_by]).get(exc.changed_by, _("someone"))
@@ -154,6 +153,20 @@ def move(entity: str, record_id: int):
     totals = column_totals(definition, view)
     return jsonify(ok=True, version=saved["version"],
                    columns={k: {"count": c, "total": t} for k, (c, t) in totals.items() if k is not None})
+
+
+def refusal_text(entity: EntityDef, stage_field: str, exc: ValidationError) -> str:
+    """Why a move was refused, for the card: the stage's own messages (its gate's) first, then the
+    other fields' named by their labels ("Amount: is required in stage Won")."""
+    lang = locale()
+    by_field = exc.by_field()
+    parts = [_(m) for m in by_field.get(stage_field, [])]
+    for name, messages in by_field.items():
+        if name == stage_field:
+            continue
+        label = label_text(entity.field(name).label, lang) if name and entity.has_field(name) else ""
+        parts.extend(f"{label}: {_(m)}" if label else _(m) for m in messages)
+    return "; ".join(parts)
 
 
 @records_bp.route("/app/<entity>/calendar")

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 
 from engine.data.views import user_names
 from engine.errors import ValidationError
+from engine.flows.pipelines import stage_history
 from engine.security.audit import record_history
 from metamodel.fieldtypes import field_type
 from metamodel.model import EntityDef, FieldDef, SortKey, label_text
@@ -77,6 +78,42 @@ class HistoryEntry:
     changes: list[tuple[str, str, str]]
 
 
+@dataclass(frozen=True)
+class PathStep:
+    label: str
+    entered: str        # the local date the record last entered the stage; "" when it never did
+    current: bool
+    passed: bool        # before the current stage in the pipeline's order
+
+
+@dataclass(frozen=True)
+class StagePath:
+    """The path bar: the pipeline's stages in order, and how long the record has been in its own."""
+    label: str
+    steps: list[PathStep]
+    days_in_current: int | None
+
+
+def stage_path(entity: EntityDef, record: dict[str, Any]) -> StagePath | None:
+    """The record's pipeline as a path bar; None without a pipeline or when its stage field is hidden."""
+    with runtime().engine.connect() as conn:
+        found = stage_history(conn, registry(), entity, record, runtime().clock())
+    if found is None or found.pipeline.stage_field in hidden_names(entity):
+        return None
+    lang = locale()
+    f = entity.field(found.pipeline.stage_field)
+    kind = field_type(f.type)
+    entered = found.last_entered()
+    order = [s.value for s in found.pipeline.stages]
+    position = order.index(found.current) if found.current in order else -1
+    steps = [PathStep(kind.label_of(f, value, lang),
+                      to_local(entered[value].at).strftime("%Y-%m-%d") if value in entered else "",
+                      i == position, i < position)
+             for i, value in enumerate(order)]
+    days = found.time_in_current.days if found.time_in_current is not None else None
+    return StagePath(label_text(f.label, lang), steps, days)
+
+
 def header_fields(entity: EntityDef) -> list[str]:
     """The key fields shown in the header: the default list view's columns after the title."""
     view = default_view(entity)
@@ -99,7 +136,7 @@ def show(entity: str, record_id: int):
     changes = history(definition, record_id)
     return render_template(
         "records/record.html", entity=definition, record=record, title=record_title(definition, record),
-        header=header, sections=sections, related=related, history=changes,
+        header=header, sections=sections, related=related, history=changes, path=stage_path(definition, record),
         timeline=merged_timeline(timeline(definition, record_id), changes), owner=cell(definition, "owner_id", record, refs, lang),
         entity_label=label_text(definition.label, lang), plural_label=label_text(definition.plural_label, lang))
 
