@@ -97,6 +97,19 @@ def refuse_roles_beyond(actor: Actor, roles: dict[str, PermissionSet]) -> None:
             raise PermissionDenied(f"you cannot assign role {name}: it grants what you do not hold ({shown})")
 
 
+def refuse_taking_over_someone_wider(actor: Actor, target_id: int, roles: dict[str, PermissionSet],
+                                     change: str) -> None:
+    """Raises when `actor` would act as someone whose roles (name -> rules) grant more than `actor`
+    holds: resetting their password would hand over that access. One's own account is one's own."""
+    if actor.is_admin or actor.id == target_id:
+        return
+    for name, rules in sorted(roles.items()):
+        excess = list(grants_beyond(rules, actor.permissions))
+        if excess:
+            shown = "; ".join(excess[:3]) + ("; …" if len(excess) > 3 else "")
+            raise PermissionDenied(f"you cannot {change}: their role {name} grants what you do not hold ({shown})")
+
+
 def grants_beyond(rules: PermissionSet, held: PermissionSet) -> Iterator[str]:
     """Yields, in words, each thing `rules` grants that `held` does not: a wider scope, a field shown
     or writable that is hidden or read-only in `held`, an admin right."""

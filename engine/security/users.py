@@ -20,6 +20,7 @@ from engine.security.delegation import (
     refuse_changing_own_roles,
     refuse_removing_last_administrator,
     refuse_roles_beyond,
+    refuse_taking_over_someone_wider,
     refuse_unless_administrator,
 )
 from engine.security.grants import PermissionSet
@@ -162,12 +163,16 @@ def set_password(conn: Connection, username: str, password: str, *, actor: Actor
     """Replaces a user's password (it must pass the policy), clears their failed-login count and
     ends their sessions, so whoever held the old password is signed out too.
 
-    PermissionDenied when a non-administrator sets an administrator's password."""
+    PermissionDenied when a non-administrator sets an administrator's password, or the password of
+    someone whose roles grant more than the actor holds (that would be taking over their access)."""
     _require_good_password(password, username)
     row = _target(conn, username)
     if row.is_admin:
         refuse_unless_administrator(actor, f"reset the password of {username}")
     target = row.id
+    held_roles = conn.execute(sa.select(fw_user_role.c.role).where(fw_user_role.c.user_id == target)).scalars()
+    refuse_taking_over_someone_wider(actor, target, role_rules(conn, held_roles),
+                                     f"reset the password of {username}")
     conn.execute(sa.update(fw_user).where(fw_user.c.id == target)
                  .values(password_hash=hash_password(password), failed_logins=0))
     sessions.end_sessions(conn, target, "password_change", actor=actor, now=now)

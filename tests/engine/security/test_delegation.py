@@ -34,7 +34,8 @@ ROLES = {
     "analyst": ({"account": EntityGrant("none", "all", "none", "none")}, {}, []),
 }
 # username -> (is_admin, roles)
-PEOPLE = {"admin": (True, ()), "admin2": (True, ()), "hr": (False, ("user_manager",)), "bob": (False, ("rep",))}
+PEOPLE = {"admin": (True, ()), "admin2": (True, ()), "hr": (False, ("user_manager",)), "bob": (False, ("rep",)),
+          "cleo": (False, ("reader",))}
 
 
 @pytest.fixture
@@ -79,9 +80,16 @@ def test_user_manager_cannot_reset_an_administrators_password(conn):
     assert stored(conn, "admin").password_hash == "hash-of-admin"
 
 
-def test_user_manager_still_resets_a_non_administrators_password(conn):
-    set_password(conn, "bob", NEW_PASSWORD, actor=hr(conn))
-    assert stored(conn, "bob").password_hash != "hash-of-bob"
+def test_user_manager_still_resets_the_password_of_someone_within_their_own_grants(conn):
+    set_password(conn, "cleo", NEW_PASSWORD, actor=hr(conn))
+    assert stored(conn, "cleo").password_hash != "hash-of-cleo"
+
+
+def test_user_manager_cannot_reset_the_password_of_someone_whose_roles_reach_further(conn):
+    with pytest.raises(PermissionDenied, match=r"cannot reset the password of bob: their role rep grants what "
+                                               r"you do not hold \(create on account with scope own"):
+        set_password(conn, "bob", NEW_PASSWORD, actor=hr(conn))
+    assert stored(conn, "bob").password_hash == "hash-of-bob"
 
 
 def test_user_manager_cannot_deactivate_an_administrator(conn):
