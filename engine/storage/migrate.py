@@ -62,7 +62,10 @@ def database_revision(conn: Connection) -> str | None:
 
 def pending_revisions(conn: Connection) -> list[str]:
     """Returns the revisions `upgrade` would apply, oldest first."""
-    current = database_revision(conn)
+    return _pending_after(database_revision(conn))
+
+
+def _pending_after(current: str | None) -> list[str]:
     known = known_revisions()
     if current is None:
         return known
@@ -111,9 +114,7 @@ def require_current(engine: Engine) -> None:
     where = engine.url.render_as_string(hide_password=True)
     try:
         with engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
-            current = current or database_revision(conn)
-            pending = pending_revisions(conn) if current else []
+            current = database_revision(conn)
     except DatabaseUnavailable:
         raise
     except sa.exc.SQLAlchemyError as exc:
@@ -121,7 +122,7 @@ def require_current(engine: Engine) -> None:
     if current is None:
         raise DatabaseNotReady(f"no Formwork database at {where}; run `formwork init` "
                                "or set FORMWORK_DATABASE_URL")
-    if pending:
+    if _pending_after(current):
         raise DatabaseNotReady(f"the database at {where} is at revision {current}; this version needs "
                                f"{head_revision()}; run `formwork migrate`")
 
