@@ -99,6 +99,8 @@ fw_user = sa.Table(
     # Every web session and remember-me token carries the generation it began in; raising it
     # (logout, password change, deactivation, role change) ends them all on the next request.
     sa.Column("session_generation", sa.Integer, nullable=False, default=0, server_default="0"),
+    # Whether the user also gets their in-app notifications by email.
+    sa.Column("notify_by_email", sa.Boolean, nullable=False, default=False, server_default="0"),
 )
 
 fw_role = sa.Table(
@@ -292,6 +294,41 @@ fw_flow_assignment = sa.Table(
     sa.Column("flow", sa.String(63), primary_key=True),
     sa.Column("pool", sa.String(140), primary_key=True),
     sa.Column("last_user_id", sa.Integer, nullable=False),
+)
+
+
+# Work due at a time: an approval step's timeout, a date-relative automation, a schedule's next
+# run, a stall alert. A worker fires a row by flipping it from pending in the transaction that
+# does its work, so with several workers each row fires once, and a crash mid-way fires it again.
+fw_timer = sa.Table(
+    "fw_timer", system_metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),             # which handler fires it
+    sa.Column("key", sa.String(200), nullable=False),             # what it is about; rescheduling replaces it
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, default="pending"),  # pending, fired, failed, cancelled
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("fired_at", UTCDateTime),
+    sa.Index("ix_fw_timer_status_due_at", "status", "due_at"),
+    sa.Index("ix_fw_timer_kind_key", "kind", "key"),
+)
+
+# In-app notifications: the bell and its list. Written in the transaction of what caused them.
+fw_notification = sa.Table(
+    "fw_notification", system_metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("fw_user.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("title", sa.String(200)),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("entity", sa.String(63)),
+    sa.Column("record_id", sa.Integer),
+    sa.Column("flow", sa.String(63)),
+    sa.Column("read_at", UTCDateTime),
+    sa.Index("ix_fw_notification_user_id_read_at", "user_id", "read_at"),
 )
 
 
