@@ -388,6 +388,23 @@ def test_rep_opens_a_colleagues_line_on_their_own_quote(world, clients):
     assert link("quote_line", line) in body_text(quote)
 
 
+def test_rep_edits_a_colleagues_line_through_their_own_quote(world, clients):
+    line = world.extras["colleagues_line_on_own_quote"]
+    runtime = world.app.extensions["formwork.runtime"]
+    stored = runtime.query().get("quote_line", line)
+    response = clients["rep_n1"].post(f"/app/quote_line/{line}/edit", data={
+        "quote": stored["quote"], "name": stored["name"], "quantity": "3", "unit_price": "10",
+        "version": stored["version"]})
+    assert response.status_code == 302, body_text(response)
+    assert runtime.query().get("quote_line", line)["quantity"] == 3
+
+
+def test_rep_cannot_edit_their_own_line_on_a_quote_they_cannot_read(world, clients):
+    line = world.extras["own_line_on_colleagues_quote"]
+    response = clients["rep_n1"].post(f"/app/quote_line/{line}/edit", data={"quantity": "7", "version": "1"})
+    assert response.status_code == 404
+
+
 def test_rep_cannot_open_their_own_line_on_a_quote_they_cannot_read(world, clients):
     line = world.extras["own_line_on_colleagues_quote"]
     assert clients["rep_n1"].get(f"/app/quote_line/{line}").status_code == 404
