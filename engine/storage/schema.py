@@ -34,7 +34,7 @@ from metamodel.assembly import (
     field_from_document,
 )
 from metamodel.fieldtypes import FieldValueError, field_type
-from metamodel.model import EntityDef, FieldDef
+from metamodel.model import EntityDef, FieldDef, label_text
 
 # Steps run in this order: indexes go before the columns they cover change, come back after.
 STEP_ORDER = ("drop_index", "rename_entity", "restore_entity", "create_entity", "rename_field",
@@ -141,13 +141,13 @@ def plan_changes(conn: Connection, old: Mapping[str, EntityDef], new: Mapping[st
                               RISK_DATA_KEPT, old=kept.stored_as))
             matched.append((_entity_from_archive(kept), entity, kept.stored_as))
             continue
-        steps.append(Step("create_entity", entity.name, f"create entity {entity.name} "
+        steps.append(Step("create_entity", entity.name, f"create entity {entity.name}{_called(entity)} "
                           f"({len(stored_fields(entity))} columns)", new=entity))
     for name, entity in old.items():
         if name not in used_old:
             count = _count_rows(conn, name)
             steps.append(Step("archive_entity", name,
-                              f"archive entity {name} — {count} rows kept, restorable",
+                              f"archive entity {name}{_called(entity)} — {count} rows kept, restorable",
                               RISK_DATA_KEPT, old=entity))
     for before, after, table in matched:
         if before is not None:
@@ -155,6 +155,13 @@ def plan_changes(conn: Connection, old: Mapping[str, EntityDef], new: Mapping[st
     steps.extend(_index_steps(conn, old, new, matched, steps))
     steps.sort(key=lambda s: STEP_ORDER.index(s.kind))
     return Plan(tuple(steps), dict(new))
+
+
+def _called(definition: EntityDef | FieldDef) -> str:
+    """The English label beside an internal name in a plan's sentence (“Annual revenue”), or
+    nothing when the label says no more than the name."""
+    text = label_text(definition.label, "en")
+    return f" “{text}”" if text and text.lower() != definition.name.replace("_", " ") else ""
 
 
 def _archived_entity(archived: list[Archived], name: str) -> Archived | None:
@@ -213,16 +220,16 @@ def _field_steps(conn: Connection, before: EntityDef, after: EntityDef, table: s
             yield Step("restore_field", entity, f"restore archived field {entity}.{f.name} — its "
                        "values come back", RISK_DATA_KEPT, field=f.name, old=kept.stored_as, new=f)
             continue
-        yield Step("add_field", entity, f"add field {entity}.{f.name} ({f.type})", field=f.name, new=f)
+        yield Step("add_field", entity, f"add field {entity}.{f.name}{_called(f)} ({f.type})", field=f.name, new=f)
     for name, prior in old_fields.items():
         if name not in used:
-            yield Step("archive_field", entity, f"archive field {entity}.{name} — data kept, restorable",
+            yield Step("archive_field", entity, f"archive field {entity}.{name}{_called(prior)} — data kept, restorable",
                        RISK_DATA_KEPT, field=name, old=prior)
 
 
 def _retype_step(conn: Connection, table: str, entity: str, prior: FieldDef, f: FieldDef) -> Step:
     failing = _conversion_failures(conn, table, prior, f)
-    sentence = f"change field {entity}.{f.name} from {prior.type} to {f.type}"
+    sentence = f"change field {entity}.{f.name}{_called(f)} from {prior.type} to {f.type}"
     if prior.type == f.type:
         sentence = f"change the storage of field {entity}.{f.name} ({f.type})"
     if failing:
@@ -235,7 +242,7 @@ def _retype_step(conn: Connection, table: str, entity: str, prior: FieldDef, f: 
 
 def _values_step(conn: Connection, table: str, entity: str, prior: FieldDef, f: FieldDef) -> Step:
     failing = _conversion_failures(conn, table, prior, f)
-    sentence = f"change the values of picklist {entity}.{f.name}"
+    sentence = f"change the values of picklist {entity}.{f.name}{_called(f)}"
     if failing:
         return Step("change_field", entity, sentence + f" — {len(failing)} rows hold a value no longer "
                     "listed", RISK_REFUSED, field=f.name, old=prior, new=f,

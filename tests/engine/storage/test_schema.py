@@ -51,6 +51,11 @@ def test_plan_of_a_new_app_creates_each_entity(runtime):
     assert [s.sentence for s in plan.plan.steps] == ["create entity contact (3 columns)"]
 
 
+def test_plan_names_a_field_by_its_label_where_the_label_says_more_than_the_name(runtime, contacts):
+    plan = upgrade(runtime, contact_with({"name": "wx", "type": "text", "label": {"en": "WeChat ID"}}))
+    assert "add field contact.wx “WeChat ID” (text)" in [s.sentence for s in plan.plan.steps]
+
+
 def test_added_field_keeps_existing_rows(runtime, contacts):
     plan = upgrade(runtime, contact_with({"name": "age", "type": "text"}, {"name": "city", "type": "text",
                                                                              "indexed": True},
