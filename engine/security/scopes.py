@@ -15,7 +15,7 @@ from engine.errors import FieldError, PermissionDenied, ValidationError
 from engine.security.actors import Actor
 from engine.storage.db import fw_share, fw_user
 from metamodel.fieldtypes import field_type
-from metamodel.model import EntityDef
+from metamodel.model import EntityDef, entity_label
 
 if TYPE_CHECKING:   # the registry builds on the engine's lower modules; only the type is needed here
     from engine.data.registry import Registry
@@ -163,11 +163,16 @@ def check_write(actor: Actor, entity: EntityDef, action: str, record: Mapping[st
     scope = actor.permissions.scope(entity.name, action)
     if _is_detail(entity):
         if scope == "none":
-            raise PermissionDenied(f"you may not {action} {entity.name} records")
+            raise PermissionDenied(f"you may not {action} {_noun(actor, entity)} records")
         _refuse_unwritable_masters(actor, entity, action, record, values, conn, registry)
     else:
         _refuse_out_of_scope(actor, entity, action, scope, record, values, conn)
     _refuse_locked_fields(actor, entity, values or {})
+
+
+def _noun(actor: Actor, entity: EntityDef) -> str:
+    """The entity as the actor reads it in a refusal: its label in their language, quoted."""
+    return f"“{entity_label(entity, actor.locale)}”"
 
 
 def _refuse_out_of_scope(actor: Actor, entity: EntityDef, action: str, scope: str,
@@ -175,11 +180,11 @@ def _refuse_out_of_scope(actor: Actor, entity: EntityDef, action: str, scope: st
                          conn: Connection | None) -> None:
     in_scope = scope != "none" and (record is None or owner_in_scope(actor, scope, _owner_of(record)))
     if not in_scope and not (action == "update" and _opened_for_edit(actor, entity, record, conn)):
-        raise PermissionDenied(f"you may not {action} {entity.name} records" if scope == "none"
-                               else f"you may not {action} this {entity.name}")
+        raise PermissionDenied(f"you may not {action} {_noun(actor, entity)} records" if scope == "none"
+                               else f"you may not {action} this {_noun(actor, entity)}")
     if values is not None and "owner_id" in values and action != "delete":
         if not owner_in_scope(actor, scope, _owner_of(values)):
-            raise PermissionDenied(f"you may not give a {entity.name} to a user outside your scope")
+            raise PermissionDenied(f"you may not give a {_noun(actor, entity)} to a user outside your scope")
 
 
 def _refuse_unwritable_masters(actor: Actor, entity: EntityDef, action: str, record: Mapping[str, Any] | None,
@@ -195,8 +200,8 @@ def _refuse_unwritable_masters(actor: Actor, entity: EntityDef, action: str, rec
         try:
             check_write(actor, link.master, "update", master, conn=conn, registry=registry)
         except PermissionDenied:
-            raise PermissionDenied(f"you may not {action} this {entity.name}: "
-                                   f"you may not edit its {link.master.name}") from None
+            raise PermissionDenied(f"you may not {action} this {_noun(actor, entity)}: "
+                                   f"you may not edit its {_noun(actor, link.master)}") from None
 
 
 def _master_ids(entity: EntityDef, record: Mapping[str, Any] | None,

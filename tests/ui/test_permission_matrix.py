@@ -463,4 +463,4 @@ def test_new_buttons_show_only_where_the_user_may_create(world, clients, viewer)
 def test_the_new_form_of_an_entity_the_rep_may_not_create_is_refused_before_it_is_filled_in(world, clients):
     response = clients["rep_n1"].get("/app/payment/new")
     assert response.status_code == 403
-    assert "you may not create payment records" in body_text(response)
+    assert "you may not create “Payment” records" in body_text(response)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from engine.flows import timers
-from engine.security.users import create_user
 from engine.flows.notifications import NewNotification, latest, mark_read, notify, unread_count
+from engine.security.users import create_user
 from engine.storage.db import fw_notification, fw_timer
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

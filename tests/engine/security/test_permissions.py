@@ -291,7 +291,7 @@ def test_rep_adds_a_line_to_their_own_quote_but_not_to_one_shared_for_reading(ru
                      org.users["rep_n1"], "read")
     rep = runtime.records(_actor(runtime, "rep_n1"))
     assert line_of(rep, own, org.users["rep_n1"])
-    with pytest.raises(PermissionDenied, match="you may not create this quote_line: you may not edit its quote"):
+    with pytest.raises(PermissionDenied, match="you may not create this “Quote line”: you may not edit its “Quote”"):
         line_of(rep, colleagues, org.users["rep_n1"])
 
 
@@ -341,7 +341,7 @@ def test_assignee_reads_and_edits_the_task_their_manager_assigned_to_them(runtim
 
 def test_assignee_cannot_delete_the_task_assigned_to_them(runtime, org):
     task = task_for(runtime.records(), org.users["mgr_n"], org.users["rep_n1"])
-    with pytest.raises(PermissionDenied, match="you may not delete this task"):
+    with pytest.raises(PermissionDenied, match="you may not delete this “Task”"):
         runtime.records(_actor(runtime, "rep_n1")).delete("task", task)
 
 
