@@ -743,7 +743,16 @@ class SqlCompiler:
 
     def _op_regex(self, node, t, pattern):
         constant = node.args[1]
-        if isinstance(constant, Const) and constant.value is not None:
+        if not isinstance(constant, Const):
+            # A pattern read from a record could be invalid on some row only, and PostgreSQL would
+            # then fail the whole query; a written pattern is checked once, here.
+            raise FormulaError.at(
+                constant.pos,
+                "REGEX needs its pattern written in the formula (a text in quotes) to be used in a "
+                "list, filter or report.",
+                "unsupported",
+            )
+        if constant.value is not None:
             # Refused here, as the Python back end refuses it, not as a database error mid-query.
             semantics.regex("", constant.value, constant.pos)
         anchored = _op(_op("^(?:", "||", pattern, TXT), "||", ")$", TXT)

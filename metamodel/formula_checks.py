@@ -77,6 +77,7 @@ class FormulaSite:
     # Result types the place takes when `returns` is None: a flow assigning a picklist field
     # takes its values as text, a lookup or user field takes an id. Empty: any type.
     accepts: frozenset[str] = frozenset()
+    in_sql: bool = False       # computed in the SELECT of every list (formula fields, rollup filters)
 
 
 def formula_sites(ctx: CheckContext) -> Iterator[FormulaSite]:
@@ -104,13 +105,14 @@ def _field_sites(ctx: CheckContext, source: EntitySource) -> Iterator[FormulaSit
         ftype = FIELD_TYPES[f.type]
         if f.option("expression"):
             yield FormulaSite(file, f"{path}/expression", entity.name, f.option("expression"),
-                              ftype.formula_type_of(f), bool(f.option("blank_as_zero")), owner=f.name)
+                              ftype.formula_type_of(f), bool(f.option("blank_as_zero")), owner=f.name,
+                              in_sql=True)
         if f.default_formula:
             yield FormulaSite(file, f"{path}/default_formula", entity.name, f.default_formula,
                               ftype.formula_type_of(f))
         child = f.option("child")
         if f.option("filter") and child in ctx.app.entities:
-            yield FormulaSite(file, f"{path}/filter", child, f.option("filter"), "boolean")
+            yield FormulaSite(file, f"{path}/filter", child, f.option("filter"), "boolean", in_sql=True)
 
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -154,6 +156,15 @@ def site_issues(ctx: CheckContext, site: FormulaSite) -> Iterator[MetadataIssue]
         yield MetadataIssue(site.file, site.path,
                             f"{error.message} (line {error.line}, column {error.column})")
         return
+    if site.in_sql:
+        import sqlalchemy as sa  # only to name placeholder columns: no database is involved
+
+        try:
+            compiled.to_sql({path: sa.column(path.replace(".", "__")) for path in compiled.paths})
+        except FormulaError as error:
+            yield MetadataIssue(site.file, site.path,
+                                f"{error.message} (line {error.line}, column {error.column})")
+            return
     if not _compatible(site.returns, compiled.type):
         yield MetadataIssue(site.file, site.path,
                             f"the formula gives {compiled.type}, but {site.returns} is needed")

@@ -23,6 +23,18 @@ def test_formula_naming_a_missing_field_is_reported_at_its_expression(documents)
     assert "line 1, column 1" in texts[0]
 
 
+@pytest.mark.parametrize("expression, complaint", [
+    ("IF(ISCHANGED(amount), 1, 0)", "ISCHANGED() needs the record being saved"),
+    ("IF(REGEX(name, name), 1, 0)", "REGEX needs its pattern written in the formula"),
+])
+def test_formula_field_that_cannot_be_computed_in_a_list_is_reported_at_validation(documents, expression,
+                                                                                    complaint):
+    opportunity_fields(documents)[5]["expression"] = expression
+    texts = issue_texts(documents)
+    assert len(texts) == 1 and texts[0].startswith("entities/opportunity.json /fields/5/expression: "), texts
+    assert complaint in texts[0]
+
+
 def test_validation_rule_condition_must_give_a_boolean(documents):
     documents["entities/opportunity.json"]["validation_rules"][0]["condition"] = "amount + 1"
     texts = issue_texts(documents)
