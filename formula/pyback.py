@@ -141,7 +141,8 @@ class PythonCompiler:
 
     def __init__(self, *, blank_as_zero: bool) -> None:
         self.blank_as_zero = blank_as_zero
-        self.namespace: dict[str, Any] = {"_read": read_path, "_ZERO": s.ZERO, "_HUNDRED": s.HUNDRED}
+        self.namespace: dict[str, Any] = {"_read": read_path, "_ZERO": s.ZERO, "_HUNDRED": s.HUNDRED,
+                                          "_dec": _decimal_or_none}
         self.uses_context = False
         self._counter = 0
         self._reads: dict[tuple[str, ...], tuple[str, str]] = {}   # field path -> (local, how it is read)
@@ -205,6 +206,8 @@ class PythonCompiler:
                 self._reads[node.path] = (f"_r{len(self._reads)}", raw)
             raw = self._reads[node.path][0]
         kind = node.type
+        if source != "v" and kind in ("number", "currency", "percent"):
+            raw = f"_dec({raw})"   # prior values come as stored: an integer field's are ints
         if kind in ("number", "currency"):
             return _Code(f"({raw} or _ZERO)", False) if self.blank_as_zero else _Code(raw, True)
         if kind == "percent":
@@ -393,3 +396,8 @@ class PythonCompiler:
     def _op_priorvalue(self, node: Apply) -> _Code:
         self.uses_context = True
         return self._field(node.args[0], "_ctx.prior")
+
+
+def _decimal_or_none(value: Any) -> Any:
+    """A number as the formula contract has it (Decimal); blank and Decimals pass as they are."""
+    return Decimal(value) if isinstance(value, int) and not isinstance(value, bool) else value

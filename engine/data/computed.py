@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,7 +27,8 @@ ROLLUP_FUNCTIONS: dict[str, Callable[[sa.ColumnElement], sa.ColumnElement]] = {
     "MIN": sa.func.min,
     "MAX": sa.func.max,
 }
-EMPTY_ROLLUP = {"SUM": 0, "COUNT": 0, "MIN": None, "MAX": None}
+EMPTY_ROLLUP = {"SUM": Decimal(0), "COUNT": Decimal(0), "MIN": None, "MAX": None}
+NUMBER_TYPES = frozenset({"number", "currency", "percent"})
 USER_COLUMNS = {"id": "id", "name": "display_name", "email": "email"}
 SYSTEM_USER_FIELDS = {"owner": "owner_id", "created_by": "created_by", "updated_by": "updated_by"}
 
@@ -290,10 +292,16 @@ class RecordValues:
                 return EMPTY_ROLLUP[rollup.function]
             table = self.registry.table(entity.name)
             paths = SqlPaths(self.registry, entity, table, lambda _e, _t: [])
-            return self.conn.execute(sa.select(paths.field(name)).where(table.c.id == record["id"])).scalar()
+            value = self.conn.execute(sa.select(paths.field(name)).where(table.c.id == record["id"])).scalar()
+            return Decimal(value) if isinstance(value, int) and not isinstance(value, bool) else value
         if name in SYSTEM_USER_FIELDS:
             return record.get(SYSTEM_USER_FIELDS[name])
-        return record.get(name)
+        value = record.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and entity.has_field(name):
+            f = entity.field(name)
+            if field_type(f.type).formula_type_of(f) in NUMBER_TYPES:
+                return Decimal(value)   # formulas compute in Decimal; an integer field stores ints
+        return value
 
     def _linked(self, entity: EntityDef, record: Mapping[str, Any], name: str, deeper: frozenset[str]) -> Any:
         column = SYSTEM_USER_FIELDS.get(name, name)

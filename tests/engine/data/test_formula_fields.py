@@ -162,3 +162,15 @@ def test_default_formula_reads_the_linked_record(runtime, deals):
     big = runtime.query().list("account", filters=[Condition("name", "eq", "Big")]).rows[0]
     created = deals.create("deal", {"name": "e", "account": big["id"], "customer": ""})
     assert created["customer"] == "Big"
+
+
+def test_rules_read_integer_fields_as_numbers_now_and_before(runtime, install):
+    rules = [{"name": "staff_grows", "field": "employees",
+              "condition": 'AND(NOT(ISNEW()), VALUE(TEXT(employees)) < VALUE(TEXT(PRIORVALUE(employees))))',
+              "message": {"en": "Staff only grows"}}]
+    install(entity_doc("firm", [{"name": "name", "type": "text"}, {"name": "employees", "type": "integer"}],
+                       validation_rules=rules))
+    firm = runtime.records().create("firm", {"name": "Acme", "employees": 5})
+    assert runtime.records().update("firm", firm["id"], {"employees": 7})["employees"] == 7
+    with pytest.raises(ValidationError, match="Staff only grows"):
+        runtime.records().update("firm", firm["id"], {"employees": 3})
