@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 from engine_apps import ACCOUNT, QUOTE, app_documents, entity_doc
+from sqlalchemy import event
 
 from engine.apps import install_app
 from engine.data.views import set_notify_by_email
 from engine.errors import ValidationError
-from engine.flows.notifications import Note, Notification, notify_users
+from engine.flows.notifications import Note, Notification, notify_users, unread_count
 from engine.flows.outbox import pending_messages
 from engine.security.users import create_user, deactivate_user
 from engine.storage.db import fw_notification, write_transaction
@@ -128,3 +129,25 @@ def test_a_rolled_back_save_writes_no_notification_and_queues_no_email(runtime, 
     with pytest.raises(ValidationError):
         runtime.records().create("lead", {"name": "Wang"})
     assert notes(runtime) == [] and emails(runtime) == []
+
+
+def test_the_unread_count_is_answered_from_the_user_and_read_at_index(runtime):
+    ann = person(runtime, "ann")
+    statements: list[tuple[str, object]] = []
+
+    def seen(_conn, _cursor, statement, parameters, *_args):
+        if "fw_notification" in statement:
+            statements.append((statement, parameters))
+
+    with runtime.engine.connect() as conn:
+        event.listen(conn, "before_cursor_execute", seen)
+        assert unread_count(conn, ann) == 0
+        event.remove(conn, "before_cursor_execute", seen)
+        [(statement, parameters)] = statements
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")   # a near-empty table would be scanned
+            plan = " ".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {statement}", parameters))
+        else:
+            plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}",
+                                                                        parameters))
+    assert "ix_fw_notification_user_id_read_at" in plan
