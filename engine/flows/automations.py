@@ -17,7 +17,7 @@ import formula
 from engine.data.computed import SYSTEM_USER_FIELDS, RecordValues
 from engine.data.rows import json_value
 from engine.errors import FieldError, FormworkError, ValidationError
-from engine.flows.notifications import Note, notify_users
+from engine.flows.notifications import Note, write_notifications
 from engine.flows.outbox import OutboxMessage, queue_messages
 from engine.flows.parties import PartyError, assigned_user, can_assign, resolve_users
 from engine.flows.runlog import FlowRun, log_runs
@@ -238,10 +238,10 @@ class _Run:
         users = resolve_users(self.conn, notify.to, self.record)
         if not users:
             return "skipped: no recipient"
-        # Written now, in the save's transaction; the email copies are not tied to this run's log
-        # row, which is written only once every triggered automation has run.
-        told = notify_users(self.conn, [u.user_id for u in users],
-                            Note(notify.message, notify.title, **self._about()), now=self.now)
+        # The notifications are written now; the email copies wait with the run's other messages.
+        told = write_notifications(self.conn, [u.user_id for u in users],
+                                   Note(notify.message, notify.title, **self._about()), now=self.now)
+        self.messages.extend(told.emails)
         emailed = f", emailed {len(told.emailed)}" if told.emailed else ""
         return f"notified {len(told.users)}{emailed}"
 

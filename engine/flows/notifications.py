@@ -58,9 +58,10 @@ class Note:
 
 @dataclass(frozen=True)
 class Notified:
-    """Whom `notify_users` told: every user in-app, in their order; those also sent an email copy."""
+    """Whom a note told: every user in-app, in their order; those owed an email copy, and the copies."""
     users: tuple[int, ...]
     emailed: tuple[int, ...]
+    emails: tuple[OutboxMessage, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,17 +78,24 @@ def notify_users(conn: Connection, user_ids: Iterable[int], note: Note, *, now: 
     language, and queues an outbox email copy for those who asked for one and have an address;
     all in the caller's transaction, so a rolled-back save tells nobody. Returns whom it told.
 
-    The email copy is rendered here (see `email_copy`), so the worker sends it as it is; `run_id`
-    is the flow run it belongs to, when the caller has one.
+    `run_id` is the flow run the email copies belong to, when the caller has one already.
     """
+    notified = write_notifications(conn, user_ids, note, now=now)
+    queue_messages(conn, list(notified.emails), flow=note.flow, run_id=run_id, now=now)
+    return notified
+
+
+def write_notifications(conn: Connection, user_ids: Iterable[int], note: Note, *, now: datetime) -> Notified:
+    """`notify_users` without the queueing: writes the notifications and returns the email copies
+    owed, rendered (see `email_copy`), for a caller that queues them later with its run (an
+    automation's run row is written once every triggered automation has run)."""
     readers = _readers(conn, user_ids)
     notify(conn, [NewNotification(r.user_id, label_text(note.message, r.locale),
                                   label_text(note.title, r.locale) or None, note.entity, note.record_id, note.flow)
                   for r in readers], now=now)
-    wanting = [r for r in readers if r.notify_by_email and r.email]
-    queue_messages(conn, [email_copy(note, r.email, r.locale) for r in wanting],  # type: ignore[arg-type]
-                   flow=note.flow, run_id=run_id, now=now)
-    return Notified(tuple(r.user_id for r in readers), tuple(r.user_id for r in wanting))
+    wanting = [(r, r.email) for r in readers if r.notify_by_email and r.email]
+    return Notified(tuple(r.user_id for r in readers), tuple(r.user_id for r, _ in wanting),
+                    tuple(email_copy(note, address, r.locale) for r, address in wanting))
 
 
 def email_copy(note: Note, address: str, locale: str) -> OutboxMessage:

@@ -14,6 +14,7 @@ from engine.data.views import set_notify_by_email
 from engine.errors import ValidationError
 from engine.flows.notifications import Note, Notification, notify_users, unread_count
 from engine.flows.outbox import pending_messages
+from engine.flows.runlog import latest_runs
 from engine.security.users import create_user, deactivate_user
 from engine.storage.db import fw_notification, write_transaction
 from metamodel import app_from_documents
@@ -120,6 +121,9 @@ def test_the_notify_action_emails_only_recipients_who_want_it(runtime, lead_app)
     [email] = emails(runtime)
     assert (email["payload"]["to"], email["payload"]["record_id"]) == (["li@example.com"], lead["id"])
     assert len(notes(runtime)) == 2
+    with runtime.engine.connect() as conn:
+        [run] = latest_runs(conn)
+    assert email["run_id"] == run.id and run.actions[0]["result"] == "notified 2, emailed 1"
 
 
 def test_a_rolled_back_save_writes_no_notification_and_queues_no_email(runtime, lead_app):
