@@ -23,7 +23,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                       query_timeout_seconds=app.config.get("QUERY_TIMEOUT_SECONDS"))
     app.extensions["formwork.runtime"] = runtime
 
-    from ui import account, auth, errors, headers, i18n, navigation
+    from ui import account, auth, errors, headers, i18n, navigation, notifications
     from ui.admin import admin_bp
     from ui.records import records_bp
 
@@ -34,6 +34,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(auth.auth_bp)
     app.register_blueprint(account.account_bp)
+    app.register_blueprint(notifications.notifications_bp)
     app.register_blueprint(records_bp)
     app.register_blueprint(admin_bp)
     return app

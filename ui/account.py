@@ -1,4 +1,5 @@
-"""The user's own account page: change their password and log out of every browser.
+"""The user's own account page: change their password, choose whether notifications come by
+email too, and log out of every browser.
 
 Reached from the user menu; changing the password keeps this browser signed in and ends the rest.
 """
@@ -9,9 +10,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
-from wtforms import PasswordField
+from wtforms import BooleanField, PasswordField
 from wtforms.validators import DataRequired, EqualTo
 
+from engine.data.views import set_notify_by_email
 from engine.errors import FormworkError
 from engine.security.authentication import current_password_matches
 from engine.security.users import set_password
@@ -31,6 +33,10 @@ class PasswordForm(FlaskForm):
         DataRequired(), EqualTo("new", message=_l("The two new passwords differ."))])
 
 
+class NotificationsForm(FlaskForm):
+    by_email = BooleanField(_l("Also send my notifications by email"))
+
+
 @account_bp.route("", methods=["GET", "POST"])
 @login_required
 def account():
@@ -39,7 +45,22 @@ def account():
         sign_in_again(current_user.profile.id)
         flash(_("Password changed. Every other browser signed in as you has been logged out."), "success")
         return redirect(url_for("account.account"))
-    return render_template("account/account.html", form=form), 400 if form.errors else 200
+    notifications = NotificationsForm(by_email=current_user.profile.notify_by_email)
+    return render_template("account/account.html", form=form, notifications=notifications), \
+        400 if form.errors else 200
+
+
+@account_bp.route("/notifications", methods=["POST"])
+@login_required
+def notification_settings():
+    """Saves whether the user's notifications also come by email (CSRF checked by the form)."""
+    form = NotificationsForm()
+    if form.validate_on_submit():
+        with write_transaction(runtime().engine) as conn:
+            set_notify_by_email(conn, current_user.profile.id, form.by_email.data)
+        flash(_("Your notifications will also come by email.") if form.by_email.data
+              else _("Your notifications will no longer come by email."), "success")
+    return redirect(url_for("account.account"))
 
 
 @account_bp.route("/sessions/end", methods=["POST"])

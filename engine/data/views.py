@@ -102,11 +102,12 @@ class UserProfile:
     email: str | None = None
     active: bool = True
     last_login_at: datetime | None = None
+    notify_by_email: bool = False
 
 
 def _profile(row: Any) -> UserProfile:
     return UserProfile(row.id, row.username, row.display_name, row.is_admin, row.locale, row.email,
-                       row.active, row.last_login_at)
+                       row.active, row.last_login_at, row.notify_by_email)
 
 
 def user_profile(conn: Connection, user_id: int) -> UserProfile | None:
@@ -116,6 +117,11 @@ def user_profile(conn: Connection, user_id: int) -> UserProfile | None:
 
 def set_user_locale(conn: Connection, user_id: int, locale: str) -> None:
     conn.execute(sa.update(fw_user).where(fw_user.c.id == user_id).values(locale=locale))
+
+
+def set_notify_by_email(conn: Connection, user_id: int, wanted: bool) -> None:
+    """Records whether the user also gets their notifications by email (their own choice)."""
+    conn.execute(sa.update(fw_user).where(fw_user.c.id == user_id).values(notify_by_email=wanted))
 
 
 def user_names(conn: Connection, ids: Sequence[int | None]) -> dict[int, str]:

@@ -17,6 +17,7 @@ import formula
 from engine.data.computed import SYSTEM_USER_FIELDS, RecordValues
 from engine.data.rows import json_value
 from engine.errors import FieldError, FormworkError, ValidationError
+from engine.flows.notifications import Note, write_notifications
 from engine.flows.outbox import OutboxMessage, queue_messages
 from engine.flows.parties import PartyError, assigned_user, can_assign, resolve_users
 from engine.flows.runlog import FlowRun, log_runs
@@ -34,7 +35,7 @@ from metamodel.flows import (
     UpdateRecord,
 )
 from metamodel.formula_checks import formula_fields
-from metamodel.model import AppDef, EntityDef, label_text
+from metamodel.model import AppDef, EntityDef
 
 if TYPE_CHECKING:
     from engine.flows.events import RecordEvent, RecordWriter
@@ -237,12 +238,12 @@ class _Run:
         users = resolve_users(self.conn, notify.to, self.record)
         if not users:
             return "skipped: no recipient"
-        self.messages.append(OutboxMessage("notification", {
-            **self._about(), "recipients": [
-                {"user_id": u.user_id, "username": u.username, "locale": u.locale,
-                 "title": label_text(notify.title, u.locale) or None,
-                 "message": label_text(notify.message, u.locale)} for u in users]}))
-        return f"notified {len(users)}"
+        # The notifications are written now; the email copies wait with the run's other messages.
+        told = write_notifications(self.conn, [u.user_id for u in users],
+                                   Note(notify.message, notify.title, **self._about()), now=self.now)
+        self.messages.extend(told.emails)
+        emailed = f", emailed {len(told.emailed)}" if told.emailed else ""
+        return f"notified {len(told.users)}{emailed}"
 
     def email(self, action: CompiledAction) -> str:
         email: SendEmail = action.action   # type: ignore[assignment]

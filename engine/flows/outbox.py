@@ -1,7 +1,16 @@
-"""The outbox: mail, in-app notifications and webhook calls waiting for the worker to deliver them.
+"""The outbox: mail and webhook calls waiting for the worker to deliver them.
 
 Rows are written only inside a save's transaction, so a rolled-back save queues nothing and a
 committed one loses nothing; delivery, retries and `status` changes are the worker's.
+In-app notifications never come here: they stay in the database (engine.flows.notifications).
+
+Payloads, by kind:
+- "email" from a template (the automation's email action): {"template", "to": [address], "cc":
+  [address], "record": {field: JSON value}, "flow", "entity", "record_id"}; the worker renders it.
+- "email" already rendered (a notification's copy for a user who asked for one, see
+  `notifications.email_copy`): {"to": [address], "subject": str, "body": plain text, "flow",
+  "entity", "record_id"}, in the reader's language; sent as it is, no template.
+- "webhook": {"url", "secret": the name of a server secret or None, "body": JSON to POST}.
 """
 from __future__ import annotations
 
@@ -15,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from engine.storage.db import fw_outbox
 
-KINDS = ("email", "notification", "webhook")
+KINDS = ("email", "webhook")
 
 
 @dataclass(frozen=True)
@@ -25,7 +34,7 @@ class OutboxMessage:
     payload: Mapping[str, Any]
 
 
-def queue_messages(conn: Connection, messages: list[OutboxMessage], *, flow: str, run_id: int | None,
+def queue_messages(conn: Connection, messages: list[OutboxMessage], *, flow: str | None, run_id: int | None,
                    now: datetime) -> None:
     """Writes `messages` as pending outbox rows of the run `run_id` of `flow`, due at once."""
     if not messages:

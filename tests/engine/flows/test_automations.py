@@ -11,11 +11,12 @@ from engine_apps import ACCOUNT, QUOTE, app_documents, entity_doc, label
 from engine.apps import install_app
 from engine.errors import ValidationError
 from engine.flows.events import MAX_DEPTH
+from engine.flows.notifications import Notification
 from engine.flows.outbox import pending_messages
 from engine.flows.runlog import latest_runs
 from engine.security.org import create_department
 from engine.security.users import create_user
-from engine.storage.db import fw_outbox, write_transaction
+from engine.storage.db import fw_notification, fw_outbox, write_transaction
 from metamodel import app_from_documents
 
 LEAD = entity_doc("lead", [
@@ -64,6 +65,13 @@ def users(runtime, *names: str, role: str | None = "sales_rep", department: str 
 def outbox(runtime) -> list[dict]:
     with runtime.engine.connect() as conn:
         return pending_messages(conn)
+
+
+def notes(runtime) -> list[Notification]:
+    """Every user's notifications, the oldest first."""
+    with runtime.engine.connect() as conn:
+        return [Notification(**row) for row in conn.execute(
+            sa.select(fw_notification).order_by(fw_notification.c.id)).mappings()]
 
 
 def runs(runtime) -> list:
@@ -155,10 +163,11 @@ def test_a_rolled_back_save_leaves_no_outbox_row_and_no_run(runtime, with_flows)
         runtime.records().create("lead", {"name": "Ann"})
     with runtime.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(fw_outbox)).scalar_one() == 0
+        assert conn.execute(sa.select(sa.func.count()).select_from(fw_notification)).scalar_one() == 0
     assert runs(runtime) == []
 
 
-def test_notify_email_and_webhook_are_queued_in_the_outbox_with_recipients_and_content(runtime, with_flows):
+def test_notify_writes_notifications_and_email_and_webhook_are_queued_in_the_outbox(runtime, with_flows):
     with_flows(automation("tell", {"on": "created"}, [
         {"type": "notify", "to": [{"person": "owner"}], "title": label("New"), "message": label("A lead")},
         {"type": "email", "template": "welcome", "to": [{"person": "owner"}, {"address": "ops@example.com"}]},
@@ -166,16 +175,18 @@ def test_notify_email_and_webhook_are_queued_in_the_outbox_with_recipients_and_c
         {"type": "start_approval", "flow": "review"}]), APPROVAL)
     rep = users(runtime, "rep")[0]
     lead = runtime.records().create("lead", {"name": "Ann", "owner_id": rep})
-    notification, email, webhook = outbox(runtime)
-    assert notification["kind"] == "notification" and notification["status"] == "pending"
-    assert notification["payload"]["recipients"] == [
-        {"user_id": rep, "username": "rep", "locale": "en", "title": "New", "message": "A lead"}]
+    [note] = notes(runtime)
+    assert (note.user_id, note.title, note.message, note.entity, note.record_id, note.flow, note.read_at) == (
+        rep, "New", "A lead", "lead", lead["id"], "tell", None)
+    email, webhook = outbox(runtime)
+    assert email["kind"] == "email" and email["status"] == "pending"
     assert email["payload"]["to"] == ["rep@example.com", "ops@example.com"]
     assert email["payload"]["template"] == "welcome"
     assert webhook["payload"]["url"] == "https://erp.example.com/hook"
     assert webhook["payload"]["body"]["record"] == {"id": lead["id"], "name": "Ann"}
     [run] = runs(runtime)
-    assert notification["run_id"] == run.id and notification["flow"] == "tell"
+    assert email["run_id"] == run.id and email["flow"] == "tell"
+    assert run.actions[0] == {"type": "notify", "result": "notified 1"}
     assert run.actions[-1] == {"type": "start_approval", "result": "skipped: approvals are not interpreted yet"}
 
 
@@ -238,5 +249,5 @@ def test_deleted_trigger_sees_the_deleted_record(runtime, with_flows):
     records = runtime.records()
     records.delete("lead", records.create("lead", {"name": "Bob"})["id"])
     records.delete("lead", records.create("lead", {"name": "Ann"})["id"])
-    [message] = outbox(runtime)
-    assert message["payload"]["recipients"][0]["user_id"] == rep
+    [note] = notes(runtime)
+    assert (note.user_id, note.message, note.entity) == (rep, "Lead deleted", "lead")

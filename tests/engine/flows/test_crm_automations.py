@@ -1,13 +1,22 @@
 """The default CRM's record-triggered automations behave as their flow documents describe."""
 from __future__ import annotations
 
+import sqlalchemy as sa
 from engine_apps import CRM_FOLDER
 
 from engine.apps import install_app
+from engine.flows.notifications import Notification
 from engine.flows.outbox import pending_messages
 from engine.security.org import create_department
 from engine.security.users import create_user
-from engine.storage.db import write_transaction
+from engine.storage.db import fw_notification, write_transaction
+
+
+def notes(runtime, flow: str) -> list[Notification]:
+    """The notifications `flow` wrote, the oldest first."""
+    with runtime.engine.connect() as conn:
+        return [Notification(**row) for row in conn.execute(
+            sa.select(fw_notification).where(fw_notification.c.flow == flow).order_by(fw_notification.c.id)).mappings()]
 
 
 def test_lead_intake_tags_campaign_leads_assigns_by_region_and_notifies_the_owner(runtime):
@@ -26,9 +35,7 @@ def test_lead_intake_tags_campaign_leads_assigns_by_region_and_notifies_the_owne
     others = [records.create("lead", {"name": name, "company": "Beta", "region": "northwest",
                                       "email": "li@beta.example"})["owner_id"] for name in ("Li", "Zhao")]
     assert others == [east_rep, other_rep]
-    with runtime.engine.connect() as conn:
-        notes = [m for m in pending_messages(conn) if m["flow"] == "lead_intake"]
-    assert [n["payload"]["recipients"][0]["user_id"] for n in notes] == [east_rep, east_rep, other_rep]
+    assert [n.user_id for n in notes(runtime, "lead_intake")] == [east_rep, east_rep, other_rep]
 
 
 def test_account_vip_welcome_emails_creates_a_task_and_notifies_when_the_grade_becomes_vip(runtime):
@@ -44,7 +51,7 @@ def test_account_vip_welcome_emails_creates_a_task_and_notifies_when_the_grade_b
     assert (task["subject"], task["priority"], task["assignee"], task["account"]) == (
         "VIP 客户首次回访：Acme", "high", owner, account["id"])
     with runtime.engine.connect() as conn:
-        email, notification = pending_messages(conn)
+        [email] = pending_messages(conn)
     assert (email["payload"]["template"], email["payload"]["to"], email["payload"]["cc"]) == (
         "vip_welcome", ["buyer@acme.example"], ["owner@example.com"])
-    assert {r["user_id"] for r in notification["payload"]["recipients"]} == {owner, boss}
+    assert {n.user_id for n in notes(runtime, "account_vip_welcome")} == {owner, boss}
