@@ -865,3 +865,26 @@ def escalate_in(s: Session, instance: Instance, step: Step, to: list[int]) -> No
     _log(s, instance, "escalate", None, step=step.name, to=fresh)
     _tell_waiting(s, instance, step, fresh)
     _save(s.conn, instance)
+
+
+# -- what the submit form asks ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class SubmitChoices:
+    """What submitting the record would use: the flow, and per step that lets the submitter choose
+    its approvers (发起人自选), the users to choose from."""
+    flow: ApprovalDef
+    candidates: Mapping[str, list[approvers.Recipient]]
+
+
+def submit_choices(runtime: Any, actor: Actor, entity: str, record_id: int, *,
+                   flow: str | None = None) -> SubmitChoices:
+    """Returns the flow a submission of the record by `actor` would use and whom they may choose
+    per step; raises ApprovalError when no flow applies (the submit button can say why)."""
+    with runtime.engine.connect() as conn:
+        registry = runtime.registry(conn)
+        runtime.query(actor, registry=registry, conn=conn).get(entity, record_id)
+        s = Session(conn, registry, runtime.clock(), lambda: None)   # type: ignore[arg-type, return-value]
+        definition = applicable_flow(s, entity, record_id, flow)
+        record = s.record(replace(_probe(entity, record_id), flow=definition))
+        return SubmitChoices(definition, {step.name: approvers.candidates(conn, step, record, actor.id)
+                                          for step in definition.steps if approvers.chooses(step)})

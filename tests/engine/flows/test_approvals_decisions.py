@@ -207,3 +207,45 @@ def test_batch_approve_approves_each_and_reports_the_refused(runtime):
     result = approvals.batch_approve(runtime, actor(runtime, org.boss), [first.id, second.id])
     assert result.approved == [first.id]
     assert result.refused == {second.id: "you are not an approver of step finance"}
+
+
+def test_a_rejection_to_a_named_step_goes_back_to_that_step(runtime):
+    org = prepare(runtime, approval([step("manager", [{"manager_of": "submitter"}]),
+                                     step("finance", [{"role": "finance"}]),
+                                     step("chief", [{"user": "chief"}], reject_to={"step": "manager"})]))
+    instance = submit(runtime, org.rep, deal(runtime, org.rep))
+    for user in (org.boss, org.fin):
+        instance = decide(runtime, user, approvals.approve, instance)
+    instance = decide(runtime, org.chief, approvals.reject, instance, comment="start over")
+    assert (instance.current_step, instance.path) == ("manager", [])
+
+
+def test_a_steps_on_approve_and_on_reject_actions_run_when_it_is_decided(runtime):
+    org = prepare(runtime, approval([
+        step("manager", [{"manager_of": "submitter"}],
+             on_approve=[{"type": "update_record", "set": {"terms": '"manager ok"'}}]),
+        step("finance", [{"role": "finance"}], reject_to="previous",
+             on_reject=[{"type": "update_record", "set": {"terms": '"finance said no"'}}])]))
+    instance = submit(runtime, org.rep, deal(runtime, org.rep))
+    instance = decide(runtime, org.boss, approvals.approve, instance)
+    assert runtime.query().get("deal", instance.record_id)["terms"] == "manager ok"
+    decide(runtime, org.fin, approvals.reject, instance, comment="no")
+    assert runtime.query().get("deal", instance.record_id)["terms"] == "finance said no"
+
+
+def test_carbon_copy_on_finish_puts_the_approval_in_the_copied_box(runtime):
+    org = prepare(runtime, approval([step("finance", [{"role": "finance"}])],
+                                    carbon_copy={"on_finish": [{"user": "admin"}]}))
+    instance = submit(runtime, org.rep, deal(runtime, org.rep))
+    decide(runtime, org.fin, approvals.approve, instance)
+    with runtime.engine.connect() as conn:
+        assert [a.id for a in my_approvals(conn, org.admin, "copied", now=T0)] == [instance.id]
+
+
+def test_submit_choices_lists_the_candidates_of_each_step_the_submitter_chooses_for(runtime):
+    org = prepare(runtime, approval([step("pick", [{"chosen_by_submitter": [{"role": "finance"}]}]),
+                                     step("chief", [{"user": "chief"}])]))
+    choices = approvals.submit_choices(runtime, actor(runtime, org.rep), "deal", deal(runtime, org.rep))
+    assert choices.flow.name == "deal_approval"
+    assert {name: [r.user_id for r in users] for name, users in choices.candidates.items()} == {
+        "pick": [org.fin, org.fin2]}
