@@ -52,6 +52,10 @@ class ApprovalError(FormworkError):
         super().__init__(message)
 
 
+class NoFlowApplies(ApprovalError):
+    """No approval flow of the entity (or not the one asked for) applies to the record."""
+
+
 # -- what an instance is ---------------------------------------------------------------------------
 @dataclass
 class Instance:
@@ -451,7 +455,7 @@ def applicable_flow(s: Session, entity: str, record_id: int, wanted: str | None 
     if wanted is not None:
         flows = tuple(f for f in flows if f.name == wanted)
         if not flows:
-            raise ApprovalError(f"there is no approval flow {wanted!r} for {entity}")
+            raise NoFlowApplies(f"there is no approval flow {wanted!r} for {entity}")
     probe = _probe(entity, record_id)
     for flow in flows:
         if flow.entry_condition is None or s.holds(replace(probe, flow=flow), flow.entry_condition,
@@ -459,8 +463,8 @@ def applicable_flow(s: Session, entity: str, record_id: int, wanted: str | None 
             return flow
     label = entity_label(s.registry.entity(entity))
     if wanted is not None:
-        raise ApprovalError(f"this {label} does not meet the entry condition of {wanted}")
-    raise ApprovalError(f"no approval flow applies to this {label}" if flows
+        raise NoFlowApplies(f"this {label} does not meet the entry condition of {wanted}")
+    raise NoFlowApplies(f"no approval flow applies to this {label}" if flows
                         else f"{label} records have no approval flow")
 
 
@@ -572,10 +576,8 @@ def start_from_automation(conn: Connection, registry: Any, flow: str, entity: st
         return "skipped: the record already has an approval under way"
     try:
         instance = submit_in(s, entity, record["id"], record.get("updated_by") or record.get("owner_id"), flow=flow)
-    except ApprovalError as exc:
-        if "entry condition" in exc.message:
-            return f"skipped: {exc.message}"
-        raise
+    except NoFlowApplies as exc:
+        return f"skipped: {exc.message}"
     s.flush()
     return f"submitted approval {instance.id}"
 
