@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from engine.flows import approvers
-from engine.flows.approvals import Instance, Task, tasks_of
+from engine.flows.approval_instances import Instance, Task, tasks_of
 from engine.storage.db import fw_approval, fw_approval_copy, fw_approval_log, fw_approval_task, fw_user
 
 BOXES = ("waiting", "submitted", "done", "copied")

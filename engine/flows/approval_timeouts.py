@@ -4,20 +4,20 @@ reject for them, or escalate to the step's escalate_to (else each approver's man
 from __future__ import annotations
 
 from engine.flows import approvals, approvers, timers
+from engine.flows.approval_instances import Instance, Session, load, system_writer, tasks_of
 from engine.flows.approval_time import deadline
 from engine.flows.timers import Firing, Timer
 from metamodel.flows import Step
 
-KIND = approvals.TIMEOUT
+KIND = approvals.TIMEOUT   # "approval_timeout"
 
 
 def fire_approval_timeout(firing: Firing, timer: Timer) -> None:
     """The handler of "approval_timeout" timers, for timers.sweep. A timer of a step that has moved
     on (decided, sent back, recalled) does nothing."""
     registry = firing.runtime.registry(firing.conn)
-    s = approvals.Session(firing.conn, registry, firing.now,
-                          approvals.system_writer(firing.runtime, registry, firing.conn))
-    instance = approvals.load(firing.conn, timer.payload["approval_id"], lock=True)
+    s = Session(firing.conn, registry, firing.now, system_writer(firing.runtime, registry, firing.conn))
+    instance = load(firing.conn, timer.payload["approval_id"], lock=True)
     if (instance.state != "pending" or instance.round != timer.payload["round"]
             or instance.current_step != timer.payload["step"]):
         return
@@ -38,12 +38,12 @@ def fire_approval_timeout(firing: Firing, timer: Timer) -> None:
     s.flush()
 
 
-def _escalation_targets(s: approvals.Session, instance: approvals.Instance, step: Step) -> list[int]:
+def _escalation_targets(s: Session, instance: Instance, step: Step) -> list[int]:
     if step.timeout.escalate_to:
         found = approvers.parties_users(s.conn, step.timeout.escalate_to, s.record(instance), instance.submitter_id)
         if found:
             return found
-    pending = [t.user_id for t in approvals.tasks_of(s.conn, instance, round_=instance.round)
+    pending = [t.user_id for t in tasks_of(s.conn, instance, round_=instance.round)
                if t.state in ("pending", "waiting")]
     managers = [approvers.manager_of(s.conn, user) for user in pending]
     return [m for m in managers if m is not None] or approvers.administrators(s.conn)

@@ -1,4 +1,5 @@
-"""Approvals (审批): submitting a record, its steps in order, and every decision on them.
+"""Approvals (审批): the public API — submitting a record and every decision on its approval.
+(approval_steps moves an instance through its steps; approval_instances holds the stored rows.)
 
 Each call is one transaction that first locks the instance row (SELECT ... FOR UPDATE on
 PostgreSQL; SQLite's BEGIN IMMEDIATE takes one writer at a time) and then checks the task is still
@@ -9,433 +10,57 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-import formula
-from engine.data.computed import RecordValues
-from engine.data.rows import row_to_record
-from engine.errors import FormworkError, NotFound
+from engine.errors import FormworkError
 from engine.flows import approvers, timers
-from engine.flows.approval_time import deadline
-from engine.flows.automations import ActionsFor, compile_actions, perform_actions
+from engine.flows.approval_instances import (
+    OPEN,
+    TIMEOUT,
+    ApprovalError,
+    Instance,
+    NoFlowApplies,
+    Session,
+    Task,
+    add_task,
+    document_of,
+    flow_label,
+    load,
+    log_event,
+    open_instance,
+    save,
+    set_task,
+    step_label,
+    system_writer,
+    tasks_of,
+)
+from engine.flows.approval_steps import (
+    approvers_or_fallback,
+    close_open_tasks,
+    copy_to,
+    enter_step,
+    finish,
+    following_step,
+    outcome,
+    pass_step,
+    tell_waiting,
+    timer_key,
+)
 from engine.flows.events import RecordWriter
-from engine.flows.notifications import NewNotification, notify
 from engine.security.actors import SYSTEM, Actor
 from engine.security.scopes import check_write
 from engine.storage.db import (
     fw_approval,
-    fw_approval_copy,
-    fw_approval_log,
     fw_approval_task,
-    fw_user,
     write_transaction,
 )
-from metamodel.flows import END, Action, ApprovalDef, Step, flow_from_document
-from metamodel.formula_checks import formula_fields
-from metamodel.model import Document, entity_label, label_text, thaw
-
-TIMEOUT = "approval_timeout"   # the timer kind of a step's timeout
-OPEN = ("pending", "returned")  # states in which a record has an approval under way
-LIVE_TASK = ("pending", "waiting", "approved", "rejected")   # tasks that count towards the outcome
-
-
-class ApprovalError(FormworkError):
-    """A submission or decision refused: the message says why, for the person who tried."""
-
-    def __init__(self, message: str):
-        self.message = message
-        super().__init__(message)
-
-
-class NoFlowApplies(ApprovalError):
-    """No approval flow of the entity (or not the one asked for) applies to the record."""
-
-
-# -- what an instance is ---------------------------------------------------------------------------
-@dataclass
-class Instance:
-    """One approval of one record, as stored; `flow` is the definition it started with."""
-    id: int
-    flow: ApprovalDef
-    flow_version: str | None
-    entity: str
-    record_id: int
-    state: str
-    submitter_id: int | None
-    current_step: str | None
-    round: int
-    path: list[str]
-    chosen: dict[str, list[int]]
-    started_at: datetime
-    finished_at: datetime | None
-
-    @classmethod
-    def from_row(cls, row: Any) -> Instance:
-        return cls(row.id, definition_of(row.definition), row.flow_version, row.entity, row.record_id, row.state,
-                   row.submitter_id, row.current_step, row.round, list(row.path), dict(row.chosen),
-                   row.started_at, row.finished_at)
-
-    @property
-    def step(self) -> Step | None:
-        """The step deciding now (None when finished or back with the submitter)."""
-        return None if self.current_step is None else self.flow.steps[self.flow.step_index(self.current_step)]
-
-
-@dataclass(frozen=True)
-class Task:
-    id: int
-    step: str
-    round: int
-    position: int
-    user_id: int
-    required: bool
-    after_task_id: int | None
-    state: str
-    decided_by: int | None
-    on_behalf_of: int | None
-    decided_at: datetime | None
-    comment: str | None
-
-    @classmethod
-    def from_row(cls, row: Any) -> Task:
-        return cls(row.id, row.step, row.round, row.position, row.user_id, row.required, row.after_task_id,
-                   row.state, row.decided_by, row.on_behalf_of, row.decided_at, row.comment)
-
-
-def document_of(document: Document) -> dict[str, Any]:
-    """The flow document as stored with an instance."""
-    return thaw({"name": document.name, "kind": document.kind, "entity": document.entity, "label": document.label,
-                 "version": document.version, "body": document.body})
-
-
-def definition_of(stored: Mapping[str, Any]) -> ApprovalDef:
-    """Returns the approval an instance stored when it started."""
-    document = Document(stored["name"], stored["kind"], stored["entity"], stored["label"], stored["body"],
-                        stored["version"])
-    return flow_from_document(document)   # type: ignore[return-value]
-
-
-# -- the session of one call: a transaction, its clock and the registry ----------------------------
-@dataclass
-class Session:
-    """What every step of a submission or decision shares: the transaction, the registry (for
-    records and formulas), the time, and how actions write (as the system, in this transaction)."""
-    conn: Connection
-    registry: Any
-    now: datetime
-    writer: Callable[[], RecordWriter]
-    notes: list[NewNotification] = field(default_factory=list)
-
-    def record(self, instance: Instance) -> dict[str, Any]:
-        table = self.registry.table(instance.entity)
-        row = self.conn.execute(sa.select(table).where(table.c.id == instance.record_id)).mappings().first()
-        if row is None:
-            raise NotFound(instance.entity, instance.record_id)
-        return row_to_record(self.registry.entity(instance.entity), row)
-
-    def holds(self, instance: Instance, source: str, what: str) -> bool:
-        """Evaluates a boolean formula of the flow on the record as it is now."""
-        app = self.registry.app_of(instance.entity)
-        entity = self.registry.entity(instance.entity)
-        try:
-            compiled = formula.compile(source, formula_fields(app, instance.entity, source))
-            values = RecordValues(self.conn, self.registry).values(entity, self.record(instance), compiled.paths,
-                                                                   stored_record=True)
-            return bool(compiled.evaluate(values, now=self.now))
-        except formula.FormulaError as exc:
-            raise ApprovalError(f"approval {instance.flow.name}: {what} could not be evaluated: {exc.message}") from None
-
-    def perform(self, instance: Instance, actions: tuple[Action, ...]) -> None:
-        if not actions:
-            return
-        app = self.registry.app_of(instance.entity)
-        what = ActionsFor(instance.flow.name, instance.flow.version, "approval", instance.entity,
-                          self.record(instance), compile_actions(app, instance.entity, actions))
-        perform_actions(self.conn, self.registry, what, self.writer, self.now)
-
-    def tell(self, users: Sequence[int], instance: Instance, key: str, **names: str) -> None:
-        """Queues an in-app notification about `instance` to each of `users` (written at the end)."""
-        locales = _locales(self.conn, users)
-        entity = self.registry.entity(instance.entity) if instance.entity in self.registry.entities else None
-        for user in dict.fromkeys(users):
-            locale = locales.get(user, "en")
-            about = f"{entity_label(entity, locale) if entity else instance.entity} {instance.record_id}"
-            text = label_text(MESSAGES[key], locale).format(record=about, flow=_flow_label(instance, locale), **names)
-            self.notes.append(NewNotification(user, text, title=_flow_label(instance, locale), entity=instance.entity,
-                                              record_id=instance.record_id, flow=instance.flow.name))
-
-    def flush(self) -> None:
-        notify(self.conn, self.notes, now=self.now)
-        self.notes.clear()
-
-
-MESSAGES: Mapping[str, Mapping[str, str]] = {
-    "waiting": {"en": "{record} waits for your approval ({step})", "zh": "{record} 等待您审批（{step}）"},
-    "remind": {"en": "Reminder: {record} still waits for your approval ({step})",
-               "zh": "催办：{record} 仍在等待您审批（{step}）"},
-    "approved": {"en": "{record} was approved", "zh": "{record} 已审批通过"},
-    "rejected": {"en": "{record} was rejected", "zh": "{record} 已被驳回"},
-    "returned": {"en": "{record} was sent back to you for changes", "zh": "{record} 已退回给您修改"},
-    "copied": {"en": "For your information: {record} was submitted for {flow}", "zh": "抄送：{record} 已提交{flow}"},
-    "copied_finish": {"en": "For your information: {record} finished {flow}: {state}",
-                      "zh": "抄送：{record} 的{flow}已结束：{state}"},
-}
-
-
-def _flow_label(instance: Instance, locale: str) -> str:
-    return label_text(instance.flow.label, locale) or instance.flow.name
-
-
-def _step_label(step: Step, locale: str = "en") -> str:
-    return label_text(step.label, locale) or step.name
-
-
-def _locales(conn: Connection, users: Sequence[int]) -> dict[int, str]:
-    if not users:
-        return {}
-    return dict(conn.execute(sa.select(fw_user.c.id, fw_user.c.locale).where(fw_user.c.id.in_(list(users)))).all())
-
-
-def system_writer(runtime: Any, registry: Any, conn: Connection) -> Callable[[], RecordWriter]:
-    """How an approval's actions write: through the write path, as the system, in `conn`'s transaction."""
-    from engine.data.records import RecordService
-
-    return lambda: RecordService(runtime.engine, registry, SYSTEM, runtime.clock, conn=conn)
-
-
-# -- reading and writing the rows ------------------------------------------------------------------
-def load(conn: Connection, approval_id: int, *, lock: bool = False) -> Instance:
-    """Returns the instance `approval_id`; with `lock`, holds its row until the transaction ends."""
-    query = sa.select(fw_approval).where(fw_approval.c.id == approval_id)
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).first()
-    if row is None:
-        raise ApprovalError(f"there is no approval {approval_id}")
-    return Instance.from_row(row)
-
-
-def open_instance(conn: Connection, entity: str, record_id: int) -> Instance | None:
-    """Returns the record's approval under way (pending, or back with the submitter), if any."""
-    row = conn.execute(sa.select(fw_approval).where(
-        fw_approval.c.entity == entity, fw_approval.c.record_id == record_id, fw_approval.c.state.in_(OPEN))
-        .order_by(fw_approval.c.id.desc()).limit(1)).first()
-    return Instance.from_row(row) if row is not None else None
-
-
-def tasks_of(conn: Connection, instance: Instance, *, round_: int | None = None) -> list[Task]:
-    """Returns the instance's tasks (of one round), in step order and position."""
-    query = sa.select(fw_approval_task).where(fw_approval_task.c.approval_id == instance.id)
-    if round_ is not None:
-        query = query.where(fw_approval_task.c.round == round_)
-    return [Task.from_row(r) for r in conn.execute(query.order_by(fw_approval_task.c.round,
-                                                                  fw_approval_task.c.position,
-                                                                  fw_approval_task.c.id))]
-
-
-def _save(conn: Connection, instance: Instance) -> None:
-    conn.execute(sa.update(fw_approval).where(fw_approval.c.id == instance.id).values(
-        state=instance.state, current_step=instance.current_step, round=instance.round, path=list(instance.path),
-        chosen=dict(instance.chosen), finished_at=instance.finished_at))
-
-
-def _log(s: Session, instance: Instance, action: str, actor_id: int | None, *, step: str | None = None,
-         comment: str | None = None, on_behalf_of: int | None = None, **detail: Any) -> None:
-    s.conn.execute(sa.insert(fw_approval_log).values(
-        approval_id=instance.id, at=s.now, actor_id=actor_id, on_behalf_of=on_behalf_of, action=action,
-        step=step, comment=comment or None, flow_version=instance.flow_version, detail=detail))
-
-
-def _set_task(s: Session, task_id: int, **values: Any) -> None:
-    s.conn.execute(sa.update(fw_approval_task).where(fw_approval_task.c.id == task_id).values(**values))
-
-
-def _add_task(s: Session, instance: Instance, step: str, position: int, user_id: int, *, state: str,
-              required: bool, after: int | None = None, decided: bool = False) -> int:
-    return s.conn.execute(sa.insert(fw_approval_task).values(
-        approval_id=instance.id, step=step, round=instance.round, position=position, user_id=user_id,
-        required=required, after_task_id=after, state=state, created_at=s.now,
-        decided_by=user_id if decided else None, decided_at=s.now if decided else None)
-        .returning(fw_approval_task.c.id)).scalar_one()
-
-
-# -- steps -----------------------------------------------------------------------------------------
-def _timer_key(instance: Instance) -> str:
-    return f"approval:{instance.id}:"
-
-
-def _enter(s: Session, instance: Instance, index: int | None) -> None:
-    """Starts the step at `index` (None: the approval is approved), skipping the steps whose
-    skip_if holds or that find no approver and say skip."""
-    timers.cancel_prefix(s.conn, TIMEOUT, _timer_key(instance))
-    while index is not None:
-        step = instance.flow.steps[index]
-        instance.round += 1
-        instance.current_step = step.name
-        if step.skip_if and s.holds(instance, step.skip_if, f"the skip_if of step {step.name}"):
-            _log(s, instance, "skip", None, step=step.name, reason="skip_if")
-            index = _following(s, instance, step)
-            continue
-        users = _approvers_or_fallback(s, instance, step)
-        if users is None:
-            _log(s, instance, "skip", None, step=step.name, reason="no approver")
-            index = _following(s, instance, step)
-            continue
-        _open_step(s, instance, step, users)
-        outcome = _outcome(step, tasks_of(s.conn, instance, round_=instance.round))
-        if outcome != "passed":
-            _save(s.conn, instance)
-            _schedule_timeout(s, instance, step)
-            return
-        index = _passed(s, instance, step)
-    _finish(s, instance, "approved")
-
-
-def _approvers_or_fallback(s: Session, instance: Instance, step: Step) -> list[int] | None:
-    """Returns who decides `step`; None to skip it. Raises ApprovalError when the step refuses."""
-    record = s.record(instance)
-    users = approvers.step_approvers(s.conn, step, record, instance.submitter_id, instance.chosen.get(step.name, ()))
-    if users:
-        return users
-    action = step.when_no_approver.action if step.when_no_approver else "refuse"
-    if action == "skip":
-        return None
-    if action == "route_to_admin":
-        admins = approvers.administrators(s.conn)
-        if admins:
-            return admins
-    raise ApprovalError(_no_approver_message(step))
-
-
-def _no_approver_message(step: Step) -> str:
-    if step.when_no_approver and step.when_no_approver.message:
-        return label_text(step.when_no_approver.message)
-    return f"step {_step_label(step)} has nobody to approve it; ask an administrator to set up its approvers"
-
-
-def _open_step(s: Session, instance: Instance, step: Step, users: list[int]) -> None:
-    """Writes the step's tasks: the auto-approved ones approved at once (自动去重), the others
-    pending, or in a sequence each waiting for the one before."""
-    approved_before = _approved_earlier(s.conn, instance, step)
-    sequence, required = step.mode == "sequence", step.mode in ("all", "sequence")
-    previous: int | None = None
-    open_before = False
-    waiting: list[int] = []
-    for position, user in enumerate(users):
-        auto = ((step.auto_approve.if_submitter and user == instance.submitter_id)
-                or (step.auto_approve.if_already_approved and user in approved_before))
-        if auto:
-            state = "approved"
-        else:
-            state = "waiting" if sequence and open_before else "pending"
-            open_before = open_before or sequence
-        task = _add_task(s, instance, step.name, position * 10, user, state=state, required=required,
-                         after=previous if sequence else None, decided=auto)
-        if auto:
-            _log(s, instance, "auto_approve", user, step=step.name,
-                 reason="submitter" if user == instance.submitter_id else "already approved")
-        elif state == "pending":
-            waiting.append(user)
-        previous = task
-    _log(s, instance, "step", None, step=step.name, approvers=users)
-    _tell_waiting(s, instance, step, waiting)
-
-
-def _tell_waiting(s: Session, instance: Instance, step: Step, users: Sequence[int]) -> None:
-    substitutes = approvers.substitutes_of(s.conn, users, s.now)
-    everyone = [*users, *(sub for user in users for sub in substitutes.get(user, ()))]
-    s.tell(everyone, instance, "waiting", step=_step_label(step))
-
-
-def _approved_earlier(conn: Connection, instance: Instance, step: Step) -> set[int]:
-    return set(conn.execute(sa.select(fw_approval_task.c.user_id).where(
-        fw_approval_task.c.approval_id == instance.id, fw_approval_task.c.state == "approved",
-        fw_approval_task.c.step != step.name)).scalars())
-
-
-def _outcome(step: Step, tasks: Sequence[Task]) -> str:
-    """Returns "passed", "rejected" or "open" for the tasks of one round of `step`.
-
-    Added approvers (加签) and, in all and sequence modes, every approver must approve; in any
-    and n_of_m modes the other approvers pass the step with one, or required_approvals, approvals.
-    A rejection rejects the step, except in n_of_m while enough approvals can still come.
-    """
-    live = [t for t in tasks if t.state in LIVE_TASK]
-    optional = [t for t in live if not t.required]
-    threshold = min({"any": 1, "n_of_m": step.required_approvals or 1}.get(step.mode, 0), len(optional))
-    approved = sum(t.state == "approved" for t in optional)
-    undecided = sum(t.state in ("pending", "waiting") for t in optional)
-    rejected = [t for t in live if t.state == "rejected"]
-    if rejected and (step.mode != "n_of_m" or any(t.required for t in rejected)):
-        return "rejected"
-    if approved + undecided < threshold:
-        return "rejected"
-    if approved >= threshold and all(t.state == "approved" for t in live if t.required):
-        return "passed"
-    return "open"
-
-
-def _close_open_tasks(s: Session, instance: Instance) -> None:
-    s.conn.execute(sa.update(fw_approval_task).where(
-        fw_approval_task.c.approval_id == instance.id, fw_approval_task.c.round == instance.round,
-        fw_approval_task.c.state.in_(("pending", "waiting"))).values(state="cancelled"))
-
-
-def _passed(s: Session, instance: Instance, step: Step) -> int | None:
-    """Closes a step that passed, runs its on_approve; returns the index of the next step (None: end)."""
-    _close_open_tasks(s, instance)
-    _log(s, instance, "step_approved", None, step=step.name)
-    instance.path.append(step.name)
-    s.perform(instance, step.on_approve)
-    return _following(s, instance, step)
-
-
-def _following(s: Session, instance: Instance, step: Step) -> int | None:
-    """Returns the index of the step after `step`: the first branch whose `when` holds, else the next one."""
-    index = instance.flow.step_index(step.name)
-    for branch in step.next:
-        if branch.when is None or s.holds(instance, branch.when, f"a branch of step {step.name}"):
-            return None if branch.go_to == END else instance.flow.step_index(branch.go_to)
-    if step.next:
-        return None   # no branch held: like Salesforce, the approval ends approved
-    return index + 1 if index + 1 < len(instance.flow.steps) else None
-
-
-def _schedule_timeout(s: Session, instance: Instance, step: Step) -> None:
-    if step.timeout is None:
-        return
-    timers.schedule(s.conn, TIMEOUT, f"{_timer_key(instance)}{instance.round}",
-                    deadline(s.now, step.timeout.after),
-                    {"approval_id": instance.id, "step": step.name, "round": instance.round}, now=s.now)
-
-
-def _finish(s: Session, instance: Instance, state: str) -> None:
-    """Ends the approval approved or rejected: its end actions, the carbon copy, the submitter told."""
-    timers.cancel_prefix(s.conn, TIMEOUT, _timer_key(instance))
-    instance.state, instance.current_step, instance.finished_at = state, None, s.now
-    _save(s.conn, instance)
-    _log(s, instance, state, None)
-    s.perform(instance, instance.flow.on_approved if state == "approved" else instance.flow.on_rejected)
-    if instance.submitter_id is not None:
-        s.tell([instance.submitter_id], instance, state)
-    _copy(s, instance, instance.flow.carbon_copy.on_finish, "finish", state=state)
-
-
-def _copy(s: Session, instance: Instance, parties: tuple, occasion: str, **names: str) -> None:
-    """抄送: records and tells the carbon copies of `occasion` (submit, finish)."""
-    if not parties:
-        return
-    users = approvers.parties_users(s.conn, parties, s.record(instance), instance.submitter_id)
-    if not users:
-        return
-    s.conn.execute(sa.insert(fw_approval_copy), [
-        {"approval_id": instance.id, "user_id": u, "at": s.now, "occasion": occasion} for u in users])
-    s.tell(users, instance, "copied" if occasion == "submit" else "copied_finish", **names)
+from metamodel.flows import ApprovalDef, Step
+from metamodel.model import entity_label
 
 
 # -- submitting ------------------------------------------------------------------------------------
@@ -501,7 +126,7 @@ def submit_in(s: Session, entity: str, record_id: int, submitter_id: int | None,
     """Submits inside the session's transaction (submit, and the start_approval action); see submit."""
     existing = open_instance(s.conn, entity, record_id)
     if existing is not None and existing.state == "pending":
-        raise ApprovalError(f"this record already waits for approval ({_flow_label(existing, 'en')}, "
+        raise ApprovalError(f"this record already waits for approval ({flow_label(existing, 'en')}, "
                             f"step {existing.current_step}); recall it before submitting again")
     if existing is not None:
         return _resubmit(s, existing, submitter_id, chosen, comment)
@@ -513,7 +138,7 @@ def submit_in(s: Session, entity: str, record_id: int, submitter_id: int | None,
         state="pending", submitter_id=submitter_id, round=0, path=[], chosen={}, started_at=s.now)
         .returning(fw_approval.c.id)).scalar_one()
     instance = load(s.conn, approval_id)
-    _log(s, instance, "submit", submitter_id, comment=comment)
+    log_event(s, instance, "submit", submitter_id, comment=comment)
     return _start(s, instance, chosen)
 
 
@@ -522,17 +147,17 @@ def _resubmit(s: Session, instance: Instance, submitter_id: int | None, chosen: 
     if submitter_id != instance.submitter_id:
         raise ApprovalError("only the submitter can resubmit a record sent back to them")
     instance.state, instance.path = "pending", []
-    _log(s, instance, "resubmit", submitter_id, comment=comment)
+    log_event(s, instance, "resubmit", submitter_id, comment=comment)
     return _start(s, instance, chosen if chosen is not None else instance.chosen)
 
 
 def _start(s: Session, instance: Instance, chosen: Mapping[str, Sequence[int]] | None) -> Instance:
     instance.chosen = _checked_choices(s, instance, chosen or {})
-    _save(s.conn, instance)
+    save(s.conn, instance)
     s.perform(instance, instance.flow.on_submit)
     _refuse_unstaffed(s, instance)
-    _copy(s, instance, instance.flow.carbon_copy.on_submit, "submit")
-    _enter(s, instance, 0)
+    copy_to(s, instance, instance.flow.carbon_copy.on_submit, "submit")
+    enter_step(s, instance, 0)
     return load(s.conn, instance.id)
 
 
@@ -562,8 +187,8 @@ def _refuse_unstaffed(s: Session, instance: Instance) -> None:
         seen.add(index)
         step = instance.flow.steps[index]
         if not (step.skip_if and s.holds(instance, step.skip_if, f"the skip_if of step {step.name}")):
-            _approvers_or_fallback(s, instance, step)
-        index = _following(s, instance, step)
+            approvers_or_fallback(s, instance, step)
+        index = following_step(s, instance, step)
 
 
 def start_from_automation(conn: Connection, registry: Any, flow: str, entity: str, record: Mapping[str, Any],
@@ -621,7 +246,7 @@ def _task_for(s: Session, instance: Instance, actor: Actor, seen_step: str | Non
 
 def _decided(s: Session, task: Task, actor: Actor, state: str, comment: str | None) -> dict[str, Any]:
     behalf = task.user_id if task.user_id != actor.id else None
-    _set_task(s, task.id, state=state, decided_by=actor.id, on_behalf_of=behalf, decided_at=s.now,
+    set_task(s, task.id, state=state, decided_by=actor.id, on_behalf_of=behalf, decided_at=s.now,
               comment=comment or None)
     return {"on_behalf_of": behalf}
 
@@ -630,20 +255,20 @@ def _activate_after(s: Session, instance: Instance, step: Step, task_id: int) ->
     waiting = [t for t in tasks_of(s.conn, instance, round_=instance.round)
                if t.after_task_id == task_id and t.state == "waiting"]
     for task in waiting:
-        _set_task(s, task.id, state="pending")
-    _tell_waiting(s, instance, step, [t.user_id for t in waiting])
+        set_task(s, task.id, state="pending")
+    tell_waiting(s, instance, step, [t.user_id for t in waiting])
 
 
 def _settle(s: Session, instance: Instance, step: Step, reject_to: str | None = None,
             actor: Actor = SYSTEM) -> Instance:
     """Moves the approval on after a task changed: the step passed, rejected, or still open."""
-    outcome = _outcome(step, tasks_of(s.conn, instance, round_=instance.round))
-    if outcome == "passed":
-        _enter(s, instance, _passed(s, instance, step))
-    elif outcome == "rejected":
+    result = outcome(step, tasks_of(s.conn, instance, round_=instance.round))
+    if result == "passed":
+        enter_step(s, instance, pass_step(s, instance, step))
+    elif result == "rejected":
         _rejected(s, instance, step, reject_to, actor)
     else:
-        _save(s.conn, instance)
+        save(s.conn, instance)
     return load(s.conn, instance.id)
 
 
@@ -663,7 +288,7 @@ def approve(runtime: Any, actor: Actor, approval_id: int, *, comment: str | None
 def _approve_task(s: Session, instance: Instance, step: Step, task: Task, actor: Actor,
                   comment: str | None) -> Instance:
     detail = _decided(s, task, actor, "approved", comment)
-    _log(s, instance, "approve", actor.id, step=step.name, comment=comment, **detail)
+    log_event(s, instance, "approve", actor.id, step=step.name, comment=comment, **detail)
     _activate_after(s, instance, step, task.id)
     return _settle(s, instance, step, actor=actor)
 
@@ -683,7 +308,7 @@ def reject(runtime: Any, actor: Actor, approval_id: int, *, comment: str | None 
             raise ApprovalError("a rejection needs a comment saying why")
         target = _reject_target(instance, current, to_step)
         detail = _decided(s, task, actor, "rejected", comment)
-        _log(s, instance, "reject", actor.id, step=current.name, comment=comment, **detail, to=target)
+        log_event(s, instance, "reject", actor.id, step=current.name, comment=comment, **detail, to=target)
         return _settle(s, instance, current, target, actor)
 
 
@@ -708,21 +333,21 @@ def _rejected(s: Session, instance: Instance, step: Step, target: str | None, ac
     target = target or _reject_target(instance, step, None)
     if target == "chosen":
         target = "end"
-    _close_open_tasks(s, instance)
-    _log(s, instance, "step_rejected", None, step=step.name, to=target)
+    close_open_tasks(s, instance)
+    log_event(s, instance, "step_rejected", None, step=step.name, to=target)
     s.perform(instance, step.on_reject)
     if target == "end":
-        _finish(s, instance, "rejected")
+        finish(s, instance, "rejected")
     elif target == "submitter":
-        timers.cancel_prefix(s.conn, TIMEOUT, _timer_key(instance))
+        timers.cancel_prefix(s.conn, TIMEOUT, timer_key(instance))
         instance.state, instance.current_step = "returned", None
-        _save(s.conn, instance)
+        save(s.conn, instance)
         if instance.submitter_id is not None:
             s.tell([instance.submitter_id], instance, "returned")
     else:
         if target in instance.path:
             instance.path = instance.path[:instance.path.index(target)]
-        _enter(s, instance, instance.flow.step_index(target))
+        enter_step(s, instance, instance.flow.step_index(target))
 
 
 def recall(runtime: Any, actor: Actor, approval_id: int, *, comment: str | None = None) -> Instance:
@@ -733,12 +358,12 @@ def recall(runtime: Any, actor: Actor, approval_id: int, *, comment: str | None 
         if actor.id != instance.submitter_id:
             raise ApprovalError("only the submitter can recall an approval")
         if not instance.flow.allow_recall:
-            raise ApprovalError(f"approval {_flow_label(instance, actor.locale)} cannot be recalled")
-        timers.cancel_prefix(s.conn, TIMEOUT, _timer_key(instance))
-        _close_open_tasks(s, instance)
-        _log(s, instance, "recall", actor.id, step=instance.current_step, comment=comment)
+            raise ApprovalError(f"approval {flow_label(instance, actor.locale)} cannot be recalled")
+        timers.cancel_prefix(s.conn, TIMEOUT, timer_key(instance))
+        close_open_tasks(s, instance)
+        log_event(s, instance, "recall", actor.id, step=instance.current_step, comment=comment)
         instance.state, instance.current_step, instance.finished_at = "recalled", None, s.now
-        _save(s.conn, instance)
+        save(s.conn, instance)
         return load(s.conn, instance.id)
 
 
@@ -748,13 +373,13 @@ def transfer(runtime: Any, actor: Actor, approval_id: int, to_user: int, *, comm
     with _deciding(runtime, approval_id) as (s, instance):
         current, task = _task_for(s, instance, actor, step)
         _refuse_unfit_user(s, instance, to_user, task.user_id)
-        _set_task(s, task.id, state="transferred", decided_by=actor.id, decided_at=s.now, comment=comment or None)
-        new = _add_task(s, instance, current.name, task.position, to_user, state="pending", required=task.required,
+        set_task(s, task.id, state="transferred", decided_by=actor.id, decided_at=s.now, comment=comment or None)
+        new = add_task(s, instance, current.name, task.position, to_user, state="pending", required=task.required,
                         after=task.after_task_id)
         _repoint_waiting(s, instance, task.id, new)
-        _log(s, instance, "transfer", actor.id, step=current.name, comment=comment,
+        log_event(s, instance, "transfer", actor.id, step=current.name, comment=comment,
              on_behalf_of=task.user_id if task.user_id != actor.id else None, to_user=to_user)
-        _tell_waiting(s, instance, current, [to_user])
+        tell_waiting(s, instance, current, [to_user])
         return load(s.conn, instance.id)
 
 
@@ -768,19 +393,19 @@ def add_approver(runtime: Any, actor: Actor, approval_id: int, user_id: int, *, 
         current, task = _task_for(s, instance, actor, step)
         _refuse_unfit_user(s, instance, user_id, task.user_id)
         if position == "before":
-            new = _add_task(s, instance, current.name, task.position - 1, user_id, state="pending", required=True,
+            new = add_task(s, instance, current.name, task.position - 1, user_id, state="pending", required=True,
                             after=task.after_task_id)
-            _set_task(s, task.id, state="waiting", after_task_id=new)
-            _log(s, instance, "add_approver", actor.id, step=current.name, comment=comment, user=user_id,
+            set_task(s, task.id, state="waiting", after_task_id=new)
+            log_event(s, instance, "add_approver", actor.id, step=current.name, comment=comment, user=user_id,
                  position=position)
-            _tell_waiting(s, instance, current, [user_id])
+            tell_waiting(s, instance, current, [user_id])
             return load(s.conn, instance.id)
         detail = _decided(s, task, actor, "approved", comment)
-        _log(s, instance, "approve", actor.id, step=current.name, comment=comment, **detail)
-        new = _add_task(s, instance, current.name, task.position + 1, user_id, state="pending", required=True)
+        log_event(s, instance, "approve", actor.id, step=current.name, comment=comment, **detail)
+        new = add_task(s, instance, current.name, task.position + 1, user_id, state="pending", required=True)
         _repoint_waiting(s, instance, task.id, new)
-        _log(s, instance, "add_approver", actor.id, step=current.name, user=user_id, position=position)
-        _tell_waiting(s, instance, current, [user_id])
+        log_event(s, instance, "add_approver", actor.id, step=current.name, user=user_id, position=position)
+        tell_waiting(s, instance, current, [user_id])
         return _settle(s, instance, current, actor=actor)
 
 
@@ -815,8 +440,8 @@ def remind_in(s: Session, instance: Instance, step: Step, actor_id: int | None) 
     users = [t.user_id for t in tasks_of(s.conn, instance, round_=instance.round) if t.state == "pending"]
     substitutes = approvers.substitutes_of(s.conn, users, s.now)
     s.tell([*users, *(sub for u in users for sub in substitutes.get(u, ()))], instance, "remind",
-           step=_step_label(step))
-    _log(s, instance, "remind", actor_id, step=step.name, users=users)
+           step=step_label(step))
+    log_event(s, instance, "remind", actor_id, step=step.name, users=users)
     return len(users)
 
 
@@ -847,8 +472,8 @@ def decide_as_system(s: Session, instance: Instance, step: Step, state: str, com
     """Approves or rejects every open task of the current step for the system (a timeout)."""
     for task in tasks_of(s.conn, instance, round_=instance.round):
         if task.state in ("pending", "waiting"):
-            _set_task(s, task.id, state=state, decided_at=s.now, comment=comment)
-    _log(s, instance, "approve" if state == "approved" else "reject", None, step=step.name, comment=comment)
+            set_task(s, task.id, state=state, decided_at=s.now, comment=comment)
+    log_event(s, instance, "approve" if state == "approved" else "reject", None, step=step.name, comment=comment)
     reject_to = None if state == "approved" or step.reject_to.target != "chosen" else "end"
     _settle(s, instance, step, reject_to)
 
@@ -858,15 +483,15 @@ def escalate_in(s: Session, instance: Instance, step: Step, to: list[int]) -> No
     tasks = [t for t in tasks_of(s.conn, instance, round_=instance.round) if t.state in ("pending", "waiting")]
     required = any(t.required for t in tasks)
     for task in tasks:
-        _set_task(s, task.id, state="escalated", decided_at=s.now)
+        set_task(s, task.id, state="escalated", decided_at=s.now)
     taken = {t.user_id for t in tasks_of(s.conn, instance, round_=instance.round) if t.state in ("pending", "waiting")}
     fresh = [u for u in dict.fromkeys(to) if u not in taken]
     top = max((t.position for t in tasks_of(s.conn, instance, round_=instance.round)), default=0)
     for number, user in enumerate(fresh, 1):
-        _add_task(s, instance, step.name, top + number, user, state="pending", required=required)
-    _log(s, instance, "escalate", None, step=step.name, to=fresh)
-    _tell_waiting(s, instance, step, fresh)
-    _save(s.conn, instance)
+        add_task(s, instance, step.name, top + number, user, state="pending", required=required)
+    log_event(s, instance, "escalate", None, step=step.name, to=fresh)
+    tell_waiting(s, instance, step, fresh)
+    save(s.conn, instance)
 
 
 # -- what the submit form asks ---------------------------------------------------------------------
@@ -890,3 +515,4 @@ def submit_choices(runtime: Any, actor: Actor, entity: str, record_id: int, *,
         record = s.record(replace(_probe(entity, record_id), flow=definition))
         return SubmitChoices(definition, {step.name: approvers.candidates(conn, step, record, actor.id)
                                           for step in definition.steps if approvers.chooses(step)})
+
