@@ -52,3 +52,32 @@ def test_a_discounted_quote_goes_through_manager_and_finance_with_one_send_back(
                          ("approve", "Finance", "finance", None),
                          ("approved", None, None, None)]
     assert {e.flow_version for e in log} == {"1"}
+
+
+def test_a_contract_goes_up_the_chain_of_managers_then_finance_and_its_approval_is_emailed(runtime):
+    from engine.flows.outbox import pending_messages
+
+    runtime.clock = Clock()
+    install_app(runtime, CRM_FOLDER)
+    with write_transaction(runtime.engine) as conn:
+        director = create_user(conn, "director", roles=["sales_manager"], email="director@example.com").id
+        manager = create_user(conn, "manager", roles=["sales_manager"], manager_id=director,
+                              email="manager@example.com").id
+        rep = create_user(conn, "rep", roles=["sales_rep"], manager_id=manager, email="rep@example.com").id
+        finance = create_user(conn, "finance", roles=["finance"]).id
+        as_rep, as_manager, as_director, as_finance = (actor_for(conn, u) for u in (rep, manager, director, finance))
+    records = runtime.records(as_rep)
+    account = records.create("account", {"name": "Acme"})
+    contract = records.create("contract", {"name": "Acme 2027", "account": account["id"], "amount": 500,
+                                           "start_date": "2027-01-01", "end_date": "2027-12-31"})
+    instance = approvals.submit(runtime, as_rep, "contract", contract["id"])
+    with pytest.raises(approvals.ApprovalError, match="not your turn"):
+        approvals.approve(runtime, as_director, instance.id)
+    for who in (as_manager, as_director, as_finance):
+        instance = approvals.approve(runtime, who, instance.id)
+    assert instance.state == "approved"   # the executive step is skipped below a million
+    assert runtime.query().get("contract", contract["id"])["status"] == "active"
+    with runtime.engine.connect() as conn:
+        [email] = [m for m in pending_messages(conn) if m["kind"] == "email" and m["flow"] == "contract_approval"]
+    assert (email["payload"]["template"], email["payload"]["to"], email["payload"]["cc"]) == (
+        "contract_approved", ["rep@example.com"], ["manager@example.com"])
