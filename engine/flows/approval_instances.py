@@ -21,7 +21,7 @@ from engine.security.actors import SYSTEM
 from engine.storage.db import fw_approval, fw_approval_log, fw_approval_task, fw_user
 from metamodel.flows import Action, ApprovalDef, Step, flow_from_document
 from metamodel.formula_checks import formula_fields
-from metamodel.model import Document, entity_label, label_text, thaw
+from metamodel.model import Document, EntityDef, entity_label, label_text, thaw
 
 TIMEOUT = "approval_timeout"   # the timer kind of a step's timeout
 OPEN = ("pending", "returned")  # states in which a record has an approval under way
@@ -144,16 +144,27 @@ class Session:
 
     def tell(self, users: Sequence[int], instance: Instance, key: str, **names: str) -> None:
         """Queues an in-app notification about `instance` to each of `users` (written at the end)."""
+        if not users:
+            return
         locales = _locales(self.conn, users)
         entity = self.registry.entity(instance.entity) if instance.entity in self.registry.entities else None
+        title = self._title(instance, entity)
         for user in dict.fromkeys(users):
             locale = locales.get(user, "en")
-            about = f"{entity_label(entity, locale) if entity else instance.entity} {instance.record_id}"
+            about = f"{entity_label(entity, locale) if entity else instance.entity} {title}"
             text = label_text(MESSAGES[key], locale).format(record=about, flow=flow_label(instance, locale), **names)
             self.notes.append(NewNotification(user, text, title=flow_label(instance, locale), entity=instance.entity,
                                               record_id=instance.record_id, flow=instance.flow.name))
 
+    def _title(self, instance: Instance, entity: EntityDef | None) -> str:
+        """The record's title ("Acme"), or its id when it has none."""
+        if entity is None:
+            return str(instance.record_id)
+        value = self.record(instance).get(entity.title)
+        return str(value) if value not in (None, "") else str(instance.record_id)
+
     def flush(self) -> None:
+        """Writes the queued notifications in this transaction."""
         notify(self.conn, self.notes, now=self.now)
         self.notes.clear()
 

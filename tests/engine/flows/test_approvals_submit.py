@@ -114,3 +114,12 @@ def test_the_start_approval_action_of_an_automation_submits_the_record(runtime):
         view = approval_for_record(conn, "deal", record)
     assert (view.instance.state, view.instance.submitter_id, view.pending_approvers) == (
         "pending", org.rep, [org.fin, org.fin2])
+
+
+def test_the_approvers_are_told_which_record_waits_for_them(runtime):
+    org = prepare(runtime, approval([step("manager", [{"manager_of": "submitter"}], label={"en": "Manager"})]))
+    submit(runtime, org.rep, deal(runtime, org.rep))
+    with runtime.engine.connect() as conn:
+        [note] = conn.execute(sa.select(fw_notification).where(fw_notification.c.user_id == org.boss)).all()
+    assert (note.message, note.title, note.entity, note.flow) == (
+        "Deal Acme waits for your approval (Manager)", "deal_approval", "deal", "deal_approval")
