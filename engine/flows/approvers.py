@@ -4,6 +4,7 @@ the substitutes a user named while away (委托)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -96,6 +97,23 @@ def user_exists(conn: Connection, user_id: int) -> bool:
 
 
 # -- delegation (委托) ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Delegation:
+    id: int
+    user_id: int
+    substitute_id: int
+    starts_at: datetime
+    ends_at: datetime
+
+
+def delegations_of(conn: Connection, user_id: int, *, now: datetime) -> list[Delegation]:
+    """Returns the user's delegations that have not ended, the soonest first (their settings page)."""
+    d = fw_approval_delegation.c
+    query = (sa.select(d.id, d.user_id, d.substitute_id, d.starts_at, d.ends_at)
+             .where(d.user_id == user_id, d.ends_at > now).order_by(d.starts_at, d.id))
+    return [Delegation(*row) for row in conn.execute(query)]
+
+
 def delegate(conn: Connection, user_id: int, substitute_id: int, starts_at: datetime, ends_at: datetime, *,
              now: datetime) -> int:
     """Lets `substitute_id` decide `user_id`'s approvals from `starts_at` until `ends_at`; returns

@@ -249,3 +249,18 @@ def test_submit_choices_lists_the_candidates_of_each_step_the_submitter_chooses_
     assert choices.flow.name == "deal_approval"
     assert {name: [r.user_id for r in users] for name, users in choices.candidates.items()} == {
         "pick": [org.fin, org.fin2]}
+
+
+def test_a_user_lists_and_ends_their_delegations(runtime):
+    org = prepare(runtime, approval(TWO_STEPS))
+    with write_transaction(runtime.engine) as conn:
+        made = approvers.delegate(conn, org.boss, org.chief, T0, T0 + timedelta(days=7), now=T0)
+        assert [(d.id, d.substitute_id) for d in approvers.delegations_of(conn, org.boss, now=T0)] == [(made, org.chief)]
+        assert approvers.end_delegation(conn, org.boss, made, now=T0 + timedelta(days=1)) is True
+        assert approvers.delegations_of(conn, org.boss, now=T0 + timedelta(days=1)) == []
+
+
+def test_a_user_cannot_be_their_own_substitute(runtime):
+    org = prepare(runtime, approval(TWO_STEPS))
+    with write_transaction(runtime.engine) as conn, pytest.raises(approvers.ApproverError, match="own substitute"):
+        approvers.delegate(conn, org.boss, org.boss, T0, T0 + timedelta(days=1), now=T0)
