@@ -124,6 +124,7 @@ def submit(runtime: Any, actor: Actor, entity: str, record_id: int, *, flow: str
 def submit_in(s: Session, entity: str, record_id: int, submitter_id: int | None, *, flow: str | None = None,
               chosen: Mapping[str, Sequence[int]] | None = None, comment: str | None = None) -> Instance:
     """Submits inside the session's transaction (submit, and the start_approval action); see submit."""
+    _lock_record(s, entity, record_id)
     existing = open_instance(s.conn, entity, record_id)
     if existing is not None and existing.state == "pending":
         raise ApprovalError(f"this record already waits for approval ({flow_label(existing, 'en')}, "
@@ -140,6 +141,14 @@ def submit_in(s: Session, entity: str, record_id: int, submitter_id: int | None,
     instance = load(s.conn, approval_id)
     log_event(s, instance, "submit", submitter_id, comment=comment)
     return _start(s, instance, chosen)
+
+
+def _lock_record(s: Session, entity: str, record_id: int) -> None:
+    """Holds the record's row, so two submissions of one record at once cannot both find it free
+    (SQLite's BEGIN IMMEDIATE already takes one writer at a time)."""
+    if s.conn.dialect.name == "postgresql":
+        table = s.registry.table(entity)
+        s.conn.execute(sa.select(table.c.id).where(table.c.id == record_id).with_for_update())
 
 
 def _resubmit(s: Session, instance: Instance, submitter_id: int | None, chosen: Mapping[str, Sequence[int]] | None,

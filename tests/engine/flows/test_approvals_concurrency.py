@@ -51,3 +51,26 @@ def test_an_approval_and_a_rejection_at_once_yield_exactly_one_outcome(runtime):
     with runtime.engine.connect() as conn:
         finished = [e.action for e in approval_log(conn, instance.id) if e.action in ("approved", "rejected")]
     assert len(finished) == 1
+
+
+def test_two_submissions_of_one_record_at_once_start_one_approval(runtime):
+    org = prepare(runtime, approval([step("finance", [{"role": "finance"}])]))
+    record = deal(runtime, org.rep)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def submit() -> None:
+        who = actor(runtime, org.rep)
+        barrier.wait()
+        try:
+            approvals.submit(runtime, who, "deal", record)
+            outcomes.append("submitted")
+        except FormworkError as exc:
+            outcomes.append(f"refused: {exc}")
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes)[1].startswith("submitted") and "already waits for approval" in sorted(outcomes)[0]
