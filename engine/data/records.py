@@ -255,11 +255,11 @@ class RecordService:
                 raise
 
     @staticmethod
-    def _given_beyond_defaults(entity: EntityDef, values: Mapping[str, Any]) -> list[str]:
-        """The fields a new record is given other than blank or their default (a form sends the
+    def _given_beyond_defaults(entity: EntityDef, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The values a new record is given other than blank or their default (a form sends the
         default status of a new quote; only another value is the user setting it)."""
-        return [name for name, raw in values.items()
-                if entity.has_field(name) and not is_blank(raw) and raw != entity.field(name).default]
+        return {name: raw for name, raw in values.items()
+                if entity.has_field(name) and not is_blank(raw) and raw != entity.field(name).default}
 
     def _without_unchanged_read_only(self, entity: EntityDef, values: Mapping[str, Any],
                                      current: dict[str, Any]) -> Mapping[str, Any]:

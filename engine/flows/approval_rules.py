@@ -6,6 +6,7 @@ Both are derived once per registry; an entity no approval flow runs on costs the
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,29 +23,53 @@ from metamodel.model import AppDef, label_text
 
 
 @dataclass(frozen=True)
+class OwnedField:
+    """A field an approval's update actions set: `values` are the constants they set it to (a user
+    may not set those: "approved" is the approval's to give), None when one sets it by a formula
+    (then only flows write it at all)."""
+    flow: str
+    values: frozenset[str] | None
+
+
+@dataclass(frozen=True)
 class ApprovalRules:
-    """Per registry: entity -> its approval flows by priority, and entity -> field -> the approval
-    flow that sets it."""
+    """Per registry: entity -> its approval flows by priority, and entity -> field -> what the
+    approval flows own of it."""
     flows: Mapping[str, tuple[ApprovalDef, ...]]
-    owned_fields: Mapping[str, Mapping[str, str]]
+    owned_fields: Mapping[str, Mapping[str, OwnedField]]
+
+
+_TEXT_CONSTANT = re.compile(r'^\s*"([^"\\]*)"\s*$')
 
 
 def compile_approval_rules(apps: Iterable[AppDef]) -> ApprovalRules:
-    """Returns the approval flows of every entity and the fields their update actions set."""
+    """Returns the approval flows of every entity and the fields (and values) their update actions set."""
     flows: dict[str, list[ApprovalDef]] = {}
-    owned: dict[str, dict[str, str]] = {}
+    owned: dict[str, dict[str, OwnedField]] = {}
     for app in apps:
         for flow in app.flow_definitions.values():
             if not isinstance(flow, ApprovalDef):
                 continue
             flows.setdefault(flow.entity, []).append(flow)
-            for entity, name in _set_fields(app, flow):
-                owned.setdefault(entity, {}).setdefault(SYSTEM_USER_FIELDS.get(name, name), flow.name)
+            for entity, name, source in _set_fields(app, flow):
+                fields = owned.setdefault(entity, {})
+                key = SYSTEM_USER_FIELDS.get(name, name)
+                fields[key] = _owning(fields.get(key), flow.name, source)
     return ApprovalRules({e: tuple(sorted(found, key=lambda f: (f.priority, f.name))) for e, found in flows.items()},
                          owned)
 
 
-def _set_fields(app: AppDef, flow: ApprovalDef) -> Iterable[tuple[str, str]]:
+def _owning(known: OwnedField | None, flow: str, source: str) -> OwnedField:
+    constant = _TEXT_CONSTANT.match(source)
+    mine = frozenset({constant.group(1)}) if constant else None
+    if known is None:
+        return OwnedField(flow, mine)
+    if known.values is None or mine is None:
+        return OwnedField(known.flow, None)
+    return OwnedField(known.flow, known.values | mine)
+
+
+def _set_fields(app: AppDef, flow: ApprovalDef) -> Iterable[tuple[str, str, str]]:
     actions = [*flow.on_submit, *flow.on_approved, *flow.on_rejected,
                *(a for step in flow.steps for a in (*step.on_approve, *step.on_reject))]
     for action in actions:
@@ -53,19 +78,28 @@ def _set_fields(app: AppDef, flow: ApprovalDef) -> Iterable[tuple[str, str]]:
         entity = flow.entity
         if action.on is not None:
             entity = app.entities[flow.entity].field(action.on).option("target")
-        for name in action.set:
-            yield entity, name
+        for name, source in action.set.items():
+            yield entity, name, source
 
 
 # -- the write path asks -------------------------------------------------------------------------
-def refuse_owned_fields(registry: Any, actor: Actor, entity: str, fields: Iterable[str], locale: str = "en") -> None:
-    """Raises ValidationError naming each of `fields` that an approval sets, unless the system
-    (the approval itself, an automation) is writing."""
+def refuse_owned_fields(registry: Any, actor: Actor, entity: str, values: Mapping[str, Any],
+                        locale: str = "en") -> None:
+    """Raises ValidationError naming each field of `values` set to what only an approval sets: a
+    value its actions give the field, or any value of a field they set by formula. The system
+    (the approval itself, automations) writes regardless."""
     owned = registry.approval_rules.owned_fields.get(entity)
     if not owned or actor.id is None:
         return
-    errors = [FieldError(name, MESSAGES["owned"].get(locale, MESSAGES["owned"]["en"]).format(flow=owned[name]))
-              for name in fields if name in owned]
+    errors = []
+    for name, value in values.items():
+        rule = owned.get(name)
+        if rule is None:
+            continue
+        if rule.values is None:
+            errors.append(FieldError(name, _text("owned", locale, flow=rule.flow)))
+        elif value in rule.values:
+            errors.append(FieldError(name, _text("owned_value", locale, flow=rule.flow, value=value)))
     if errors:
         raise ValidationError(entity, errors)
 
@@ -127,6 +161,8 @@ def opens_for_edit(conn: Connection, registry: Any, actor: Actor, entity: str, r
 MESSAGES: Mapping[str, Mapping[str, str]] = {
     "owned": {"en": "is set by the approval {flow} and cannot be changed by hand",
               "zh": "由审批 {flow} 设置，不能手工修改"},
+    "owned_value": {"en": "cannot be set to {value} by hand: only the approval {flow} does that",
+                    "zh": "不能手工设为 {value}：只能由审批 {flow} 设置"},
     "locked": {"en": "this record is locked while it waits for the approval {flow}; you cannot change {fields}",
                "zh": "记录正在等待审批 {flow}，已锁定，不能修改 {fields}"},
     "locked_delete": {"en": "this record is locked while it waits for the approval {flow} and cannot be deleted",

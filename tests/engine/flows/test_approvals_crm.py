@@ -27,7 +27,7 @@ def test_a_discounted_quote_goes_through_manager_and_finance_with_one_send_back(
     deal = records.create("opportunity", {"name": "Acme rollout", "account": account["id"], "stage": "initial_contact",
                                           "close_date": "2027-03-01"})
     quote = records.create("quote", {"name": "Q1", "opportunity": deal["id"], "discount": 25})
-    with pytest.raises(ValidationError, match="is set by the approval quote_discount_approval"):
+    with pytest.raises(ValidationError, match="only the approval quote_discount_approval does that"):
         records.update("quote", quote["id"], {"status": "approved"})
 
     instance = approvals.submit(runtime, as_rep, "quote", quote["id"])

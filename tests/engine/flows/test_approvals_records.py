@@ -55,15 +55,28 @@ def test_the_current_approvers_may_edit_the_steps_editable_fields_only(runtime):
         records(runtime, org.fin).update("deal", record, {"amount": 1})
 
 
-def test_a_field_an_approval_sets_cannot_be_set_by_hand(runtime):
+def test_a_value_an_approval_sets_cannot_be_set_by_hand(runtime):
     org = prepare(runtime, approval(STEPS, **SETS_STATUS))
     record = deal(runtime, org.rep)
     with pytest.raises(ValidationError) as caught:
         records(runtime, org.rep).update("deal", record, {"status": "approved"})
-    assert caught.value.by_field() == {"status": ["is set by the approval deal_approval and cannot be changed by hand"]}
-    with pytest.raises(ValidationError, match="is set by the approval"):
+    assert caught.value.by_field() == {
+        "status": ["cannot be set to approved by hand: only the approval deal_approval does that"]}
+    with pytest.raises(ValidationError, match="cannot be set to approved by hand"):
         records(runtime, org.rep).create("deal", {"name": "Beta", "status": "approved"})
-    assert records(runtime, org.rep).create("deal", {"name": "Beta", "status": "draft"})["status"] == "draft"
+
+
+def test_a_value_no_approval_sets_stays_the_users_to_set(runtime):
+    org = prepare(runtime, approval(STEPS, **SETS_STATUS))
+    record = deal(runtime, org.rep)
+    assert records(runtime, org.rep).update("deal", record, {"status": "pending"})["status"] == "pending"
+
+
+def test_a_field_an_approval_sets_by_formula_is_written_by_flows_only(runtime):
+    org = prepare(runtime, approval(STEPS, on_approved=[{"type": "update_record", "set": {"terms": 'name & " ok"'}}]))
+    with pytest.raises(ValidationError) as caught:
+        records(runtime, org.rep).update("deal", deal(runtime, org.rep), {"terms": "mine"})
+    assert caught.value.by_field() == {"terms": ["is set by the approval deal_approval and cannot be changed by hand"]}
 
 
 def test_the_approval_itself_writes_the_field_it_owns(runtime):
