@@ -114,13 +114,18 @@ class Session:
     now: datetime
     writer: Callable[[], RecordWriter]
     notes: list[NewNotification] = field(default_factory=list)
+    records: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
 
     def record(self, instance: Instance) -> dict[str, Any]:
-        table = self.registry.table(instance.entity)
-        row = self.conn.execute(sa.select(table).where(table.c.id == instance.record_id)).mappings().first()
-        if row is None:
-            raise NotFound(instance.entity, instance.record_id)
-        return row_to_record(self.registry.entity(instance.entity), row)
+        """The record as it is now in this transaction (read once until actions write it again)."""
+        key = (instance.entity, instance.record_id)
+        if key not in self.records:
+            table = self.registry.table(instance.entity)
+            row = self.conn.execute(sa.select(table).where(table.c.id == instance.record_id)).mappings().first()
+            if row is None:
+                raise NotFound(instance.entity, instance.record_id)
+            self.records[key] = row_to_record(self.registry.entity(instance.entity), row)
+        return self.records[key]
 
     def holds(self, instance: Instance, source: str, what: str) -> bool:
         """Evaluates a boolean formula of the flow on the record as it is now."""
@@ -141,6 +146,7 @@ class Session:
         what = ActionsFor(instance.flow.name, instance.flow.version, "approval", instance.entity,
                           self.record(instance), compile_actions(app, instance.entity, actions))
         perform_actions(self.conn, self.registry, what, self.writer, self.now)
+        self.records.clear()   # the actions may have written it (or, through automations, others)
 
     def tell(self, users: Sequence[int], instance: Instance, key: str, **names: str) -> None:
         """Queues an in-app notification about `instance` to each of `users` (written at the end)."""

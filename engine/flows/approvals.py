@@ -278,7 +278,7 @@ def _settle(s: Session, instance: Instance, step: Step, reject_to: str | None = 
         _rejected(s, instance, step, reject_to, actor)
     else:
         save(s.conn, instance)
-    return load(s.conn, instance.id)
+    return instance
 
 
 def approve(runtime: Any, actor: Actor, approval_id: int, *, comment: str | None = None,
