@@ -3,6 +3,8 @@
 `idle`: an update of a record whose entity has 20 enabled automations whose conditions are false,
 against the same update of an identical entity with none. `busy`: 5 automations whose conditions
 hold, each setting one field through the write path, against the same update with none.
+`approval_decision`: one approve decision that moves a two-step approval to its second step (lock,
+task check, log, next step's tasks and notification), against a plain update of a record.
 Run: python bench/flows.py [--rows 2000] [--database URL]
 """
 from __future__ import annotations
@@ -17,7 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from measure import compare, options, scratch_database  # noqa: E402
 
 from engine.apps import install_app  # noqa: E402
+from engine.flows import approvals  # noqa: E402
 from engine.runtime import Runtime  # noqa: E402
+from engine.security.actors import SYSTEM  # noqa: E402
+from engine.security.users import actor_for, create_user  # noqa: E402
+from engine.storage.db import write_transaction  # noqa: E402
 from metamodel import app_from_documents  # noqa: E402
 
 DEAL = {
@@ -44,8 +50,12 @@ def automation(name: str, entity_name: str, condition: str, actions: list[dict],
 
 def documents() -> dict:
     docs = {"app.json": {"name": "bench", "version": "1.0.0", "label": "Bench"}}
-    for name in ("deal", "idle_deal", "busy_deal"):
+    for name in ("deal", "idle_deal", "busy_deal", "approval_deal"):
         docs[f"entities/{name}.json"] = entity(name)
+    docs["flows/two_steps.json"] = {
+        "name": "two_steps", "label": {"en": "Two steps"}, "kind": "approval", "entity": "approval_deal",
+        "version": 1, "steps": [{"name": "first", "approvers": [{"user": "first"}]},
+                                {"name": "second", "approvers": [{"user": "second"}]}]}
     for n in range(20):   # never true: score stays below 1000
         docs[f"flows/idle_{n}.json"] = automation(
             f"idle_{n}", "idle_deal", f"score > {1000 + n}",
@@ -82,7 +92,24 @@ def run(url: str, rows: int, repeat: int) -> None:
 
     compare("update_20_false_automations", save("idle_deal"), save("deal"), repeat)
     compare("update_5_field_update_actions", save("busy_deal"), save("deal"), repeat)
+    measure_approval_decision(rt, records, ids, repeat)
     rt.dispose()
+
+
+def measure_approval_decision(rt: Runtime, records, ids: list[int], repeat: int) -> None:
+    """Times approving the first step of one pending approval each time, against a plain update."""
+    with write_transaction(rt.engine) as conn:
+        first = create_user(conn, "first").id
+        create_user(conn, "second")
+        approver = actor_for(conn, first)
+    submitter = SYSTEM
+    pending = []
+    for n in range(repeat + 10):
+        record = records.create("approval_deal", {"name": f"Deal {n}", "score": 0})
+        pending.append(approvals.submit(rt, submitter, "approval_deal", record["id"]).id)
+    compare("approval_decision", lambda i: approvals.approve(rt, approver, pending[i]),
+            lambda i: records.update("deal", ids[i], {"score": i % 900 + 1}), repeat)
+
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ from engine.data.computed import RecordValues
 from engine.data.merging import UNREADABLE, MergedWrite, merge_stale_write, stored_form, values_at_version
 from engine.data.registry import Registry
 from engine.data.rows import RECORD_COLUMNS, json_value, row_to_record
-from engine.errors import ConflictError, FieldError, NotFound, Problems, ValidationError
+from engine.errors import ConflictError, FieldError, NotFound, PermissionDenied, Problems, ValidationError
+from engine.flows.approval_rules import opens_for_edit, refuse_locked, refuse_owned_fields
 from engine.flows.events import FlowEvents, RecordEvent
 from engine.flows.pipelines import StageWrite, enter_stage
 from engine.security import audit
@@ -93,6 +94,8 @@ class RecordService:
                 # A detail's master is looked up on `conn`: whoever may edit the quote adds its lines.
                 check_write(self.actor, entity, "create", {"owner_id": values.get("owner_id", self.actor.id)},
                             values, conn=conn, registry=self.registry)
+                refuse_owned_fields(self.registry, self.actor, entity.name,
+                                    self._given_beyond_defaults(entity, values), self.actor.locale)
                 row_problems = Problems(entity.name)
                 columns = self._columns_for_create(entity, values, row_problems, number)
                 problems.errors.extend(row_problems.errors)
@@ -193,7 +196,7 @@ class RecordService:
             if expected_version is not None and current["version"] != expected_version:
                 merged = self._merge_stale(conn, entity, values, current, expected_version)
                 values = merged.values
-            check_write(self.actor, entity, "update", current, values, conn=conn, registry=self.registry)
+            self._check_update_allowed(conn, entity, current, values)
             if merged is not None and merged.conflicts:
                 raise self._conflict(entity, current, expected_version, merged)
             problems = Problems(entity.name)
@@ -213,6 +216,8 @@ class RecordService:
             problems.raise_if_any()
             changed = {name: value for name, value in columns.items()
                        if value != self._stored(entity, name, current)}
+            refuse_owned_fields(self.registry, self.actor, entity.name, changed, self.actor.locale)
+            refuse_locked(conn, self.registry, self.actor, entity.name, record_id, changed, self.actor.locale)
             self._check_required_after(entity, current, changed, problems)
             stored = {name: self._stored(entity, name, current) for name in current}
             reader = RecordValues(conn, self.registry)
@@ -238,6 +243,23 @@ class RecordService:
                               self._diff(entity, current, changed), {"version": version}, at=now)
             row = self._emit(conn, entity, "updated", current, row)
             return self._returned(entity, row, conn)
+
+    def _check_update_allowed(self, conn: Connection, entity: EntityDef, current: dict[str, Any],
+                              values: Mapping[str, Any]) -> None:
+        """check_write, except that the current approvers of a pending approval may edit the fields
+        its step makes editable although their role may not update the record."""
+        try:
+            check_write(self.actor, entity, "update", current, values, conn=conn, registry=self.registry)
+        except PermissionDenied:
+            if not opens_for_edit(conn, self.registry, self.actor, entity.name, current["id"], values):
+                raise
+
+    @staticmethod
+    def _given_beyond_defaults(entity: EntityDef, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The values a new record is given other than blank or their default (a form sends the
+        default status of a new quote; only another value is the user setting it)."""
+        return {name: raw for name, raw in values.items()
+                if entity.has_field(name) and not is_blank(raw) and raw != entity.field(name).default}
 
     def _without_unchanged_read_only(self, entity: EntityDef, values: Mapping[str, Any],
                                      current: dict[str, Any]) -> Mapping[str, Any]:
@@ -338,6 +360,7 @@ class RecordService:
         with self._transaction() as conn:
             current = self._load_for_write(conn, entity, table, record_id)
             check_write(self.actor, entity, "delete", current, conn=conn, registry=self.registry)
+            refuse_locked(conn, self.registry, self.actor, entity.name, record_id, None, self.actor.locale)
             self._refuse_restricted(conn, entity, record_id)
             self._set_deleted(conn, entity, [record_id], now, now)
             self._emit(conn, entity, "deleted", current, None)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from engine.data.computed import EntityFormulas, compile_app_formulas
+from engine.flows.approval_rules import ApprovalRules, compile_approval_rules
 from engine.flows.automations import CompiledAutomation, compile_automations
 from engine.flows.pipelines import CompiledPipeline, compile_app_pipelines
 from engine.storage.db import fw_metadata
@@ -42,6 +43,8 @@ class Registry:
     # entity -> its enabled record-triggered automations, conditions and values compiled
     automations: Mapping[str, tuple[CompiledAutomation, ...]] = field(default_factory=dict)
     pipelines: Mapping[str, tuple[CompiledPipeline, ...]] = field(default_factory=dict)   # by priority
+    # approval flows by entity, and the fields their actions set (written by the approval only)
+    approval_rules: ApprovalRules = field(default_factory=lambda: ApprovalRules({}, {}))
 
     def entity(self, name: str) -> EntityDef:
         try:
@@ -109,7 +112,8 @@ def build_registry(conn: Connection) -> Registry:
     formulas = {name: compiled for app in apps.values() for name, compiled in compile_app_formulas(app).items()}
     automations = {name: found for app in apps.values() for name, found in compile_automations(app).items()}
     pipelines = {name: found for app in apps.values() for name, found in compile_app_pipelines(app).items()}
-    return Registry(revision, apps, entities, tables, formulas, automations, pipelines)
+    return Registry(revision, apps, entities, tables, formulas, automations, pipelines,
+                    compile_approval_rules(apps.values()))
 
 
 class RegistryCache:

@@ -32,6 +32,7 @@ from metamodel.flows import (
     Notify,
     SendEmail,
     StartApproval,
+    Trigger,
     UpdateRecord,
 )
 from metamodel.formula_checks import formula_fields
@@ -79,6 +80,13 @@ class CompiledAutomation:
         return any(event.record.get(key) != old.get(key) for key in self.watched)
 
 
+def compile_actions(app: AppDef, entity: str, actions: tuple[Action, ...]) -> tuple[CompiledAction, ...]:
+    """Returns the actions with their field formulas compiled against `entity` of `app`."""
+    def compiled(source: str) -> formula.CompiledFormula:
+        return formula.compile(source, formula_fields(app, entity, source))
+    return tuple(CompiledAction(a, {f: compiled(s) for f, s in getattr(a, "set", {}).items()}) for a in actions)
+
+
 def compile_automations(app: AppDef) -> dict[str, tuple[CompiledAutomation, ...]]:
     """Returns entity -> its enabled record-triggered automations, in name order, compiled."""
     found: dict[str, list[CompiledAutomation]] = {}
@@ -88,8 +96,7 @@ def compile_automations(app: AppDef) -> dict[str, tuple[CompiledAutomation, ...]
             continue
         def compiled(source: str, entity: str = flow.entity) -> formula.CompiledFormula:
             return formula.compile(source, formula_fields(app, entity, source))
-        actions = tuple(CompiledAction(a, {f: compiled(s) for f, s in getattr(a, "set", {}).items()})
-                        for a in flow.actions)
+        actions = compile_actions(app, flow.entity, flow.actions)
         watched = tuple(SYSTEM_USER_FIELDS.get(f, f) for f in flow.trigger.fields)
         condition = compiled(flow.condition) if flow.condition else None
         found.setdefault(flow.entity, []).append(CompiledAutomation(flow, condition, actions, watched))
@@ -128,11 +135,41 @@ def stop_automations(conn: Connection, registry: Any, event: RecordEvent,
                     for a in automations])
 
 
+@dataclass(frozen=True)
+class ActionsFor:
+    """Actions another kind of flow performs on one record (an approval's on_submit, a step's
+    on_approve, ...): which flow, at which version, on what occasion ("approval"), and the
+    record as it is now."""
+    flow: str
+    version: int | str | None
+    occasion: str
+    entity: str
+    record: Mapping[str, Any]
+    actions: tuple[CompiledAction, ...]
+
+
+def perform_actions(conn: Connection, registry: Any, what: ActionsFor, writer: Callable[[], RecordWriter],
+                    now: datetime) -> FlowRun:
+    """Performs `what.actions` in order with the automation performers, in the caller's transaction;
+    logs the run and queues its outbox rows like an automation's; returns the logged run. Raises
+    ValidationError naming the flow and the action when one fails."""
+    from engine.flows.events import RecordEvent
+
+    flow = AutomationDef(what.flow, what.entity, None, what.version, Trigger(what.occasion), ())
+    event = RecordEvent("updated", what.entity, what.record["id"], what.record, what.record)
+    run = _Run(conn, registry, event, CompiledAutomation(flow, None, what.actions, ()), writer, now, noun="approval")
+    entry = run.perform()
+    [run_id] = log_runs(conn, [entry])
+    queue_messages(conn, run.messages, flow=what.flow, run_id=run_id, now=now)
+    return entry
+
+
 class _Run:
     """One automation run for one event: its condition, its actions in order, its log row."""
 
     def __init__(self, conn: Connection, registry: Any, event: RecordEvent, automation: CompiledAutomation,
-                 writer: Callable[[], RecordWriter], now: datetime):
+                 writer: Callable[[], RecordWriter], now: datetime, noun: str = "automation"):
+        self.noun = noun   # how refusals name the flow: "automation lead_intake, action 2 ..."
         self.conn = conn
         self.registry = registry
         self.event = event
@@ -170,7 +207,7 @@ class _Run:
                 result = _PERFORMERS[type(action.action)](self, action)
             except (ActionFailed, PartyError, formula.FormulaError, FormworkError) as exc:
                 reason = getattr(exc, "message", None) or str(exc)
-                raise self._refusal(f"automation {self.flow.name}, action {number} ({action.type}): {reason}") from None
+                raise self._refusal(f"{self.noun} {self.flow.name}, action {number} ({action.type}): {reason}") from None
             done.append({"type": action.type, "result": result})
         return self.logged(True, done, None)
 
@@ -281,7 +318,13 @@ class _Run:
         return "queued"
 
     def start_approval(self, action: CompiledAction) -> str:
-        return "skipped: approvals are not interpreted yet"
+        from engine.flows.approvals import start_from_automation
+
+        start: StartApproval = action.action   # type: ignore[assignment]
+        if self.event.kind == "deleted":
+            return "skipped: the record was deleted"
+        return start_from_automation(self.conn, self.registry, start.flow, self.entity.name, self.record,
+                                     self.writer, self.now)
 
     def _about(self) -> dict[str, Any]:
         return {"flow": self.flow.name, "entity": self.entity.name, "record_id": self.event.record_id}

@@ -1,5 +1,5 @@
-"""Who an automation tells or assigns, resolved when it runs: people of the record, managers,
-roles, departments, named users, and the round-robin turn within a role or department."""
+"""Who a flow tells, assigns or asks to decide, resolved when it runs: people of the record (and an
+approval's submitter), managers, roles, departments, named users, and the round-robin turn."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from engine.data.computed import SYSTEM_USER_FIELDS
 from engine.errors import FormworkError
 from engine.storage.db import fw_department, fw_flow_assignment, fw_user, fw_user_role
-from metamodel.flows import Assignee, Party
+from metamodel.flows import SUBMITTER, Assignee, Party
 
 
 class PartyError(FormworkError):
@@ -28,7 +28,8 @@ class Recipient:
 
 
 def person_id(record: Mapping[str, Any], person: str) -> int | None:
-    """Returns the user id of owner, created_by, updated_by or a user field of the record."""
+    """Returns the user id of owner, created_by, updated_by or a user field of the record (an
+    approval passes its submitter in the record under SUBMITTER)."""
     return record.get(SYSTEM_USER_FIELDS.get(person, person))
 
 
@@ -79,14 +80,23 @@ def _party_where(conn: Connection, party: Party, record: Mapping[str, Any]) -> s
     return None   # email_field and address name addresses, not users
 
 
-def resolve_users(conn: Connection, parties: tuple[Party, ...], record: Mapping[str, Any]) -> list[Recipient]:
-    """Returns the active users the parties name for `record`, each once, in the parties' order."""
+def resolve_users(conn: Connection, parties: tuple[Party, ...], record: Mapping[str, Any], *,
+                  submitter_id: int | None = None) -> list[Recipient]:
+    """Returns the active users the parties name for `record`, each once, in the parties' order; a
+    chain of managers comes nearest first (连续多级主管 decide in that order). `submitter_id` is who
+    "submitter" names in an approval."""
+    if submitter_id is not None:
+        record = {**record, SUBMITTER: submitter_id}
     seen: dict[int, Recipient] = {}
     for party in parties:
         where = _party_where(conn, party, record)
         if where is None:
             continue
-        for recipient in _recipients(conn, where):
+        found = _recipients(conn, where)
+        if party.kind == "manager_of":
+            chain = _managers(conn, person_id(record, party.value), party.levels)
+            found.sort(key=lambda r: chain.index(r.user_id))
+        for recipient in found:
             seen.setdefault(recipient.user_id, recipient)
     return list(seen.values())
 

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from engine.errors import FieldError, PermissionDenied, ValidationError
 from engine.security.actors import Actor
-from engine.storage.db import fw_share, fw_user
+from engine.storage.db import fw_approval, fw_approval_task, fw_share, fw_user
 from metamodel.fieldtypes import field_type
 from metamodel.model import EntityDef, entity_label
 
@@ -64,7 +64,8 @@ def read_scope(actor: Actor, entity: EntityDef, table: sa.FromClause,
     """Returns the WHERE clause limiting `table` to the rows `actor` may read; None means all rows.
 
     A row is readable when its owner lies in the actor's read scope for the entity, when it is
-    shared with the actor, or when one of its granting user fields names the actor. A detail row
+    shared with the actor, when one of its granting user fields names the actor, or when it waits
+    for the actor's decision on a pending approval (entities with approval flows only). A detail row
     (master_detail) is readable when its masters are, whoever owns it, provided a role lets the
     actor read the detail entity at all. Administrators and the system read everything.
     """
@@ -80,7 +81,22 @@ def read_scope(actor: Actor, entity: EntityDef, table: sa.FromClause,
                                fw_share.c.record_id == table.c.id)
     owned = _owner_clause(actor, scope, table.c.owner_id)
     named = [table.c[name] == actor.id for name in granting_fields(entity)] if actor.id is not None else []
-    return sa.or_(*(c for c in (owned, shared, *named) if c is not None))
+    deciding = _deciding_approver(actor, entity, table, registry)
+    return sa.or_(*(c for c in (owned, shared, *named, deciding) if c is not None))
+
+
+def _deciding_approver(actor: Actor, entity: EntityDef, table: sa.FromClause,
+                       registry: Registry) -> sa.ColumnElement[bool] | None:
+    """The rows whose pending approval waits for the actor on its current step; None for an entity
+    no approval flow runs on, so its queries stay as they were."""
+    rules = getattr(registry, "approval_rules", None)
+    if actor.id is None or rules is None or entity.name not in rules.flows:
+        return None
+    return sa.exists().where(
+        fw_approval.c.entity == entity.name, fw_approval.c.record_id == table.c.id,
+        fw_approval.c.state == "pending", fw_approval_task.c.approval_id == fw_approval.c.id,
+        fw_approval_task.c.round == fw_approval.c.round, fw_approval_task.c.user_id == actor.id,
+        fw_approval_task.c.state.in_(("pending", "waiting")))
 
 
 def _detail_scope(actor: Actor, entity: EntityDef, table: sa.FromClause, registry: Registry,

@@ -422,3 +422,91 @@ def write_transaction(engine: Engine) -> Iterator[sa.Connection]:
                 yield conn
         finally:
             conn.info.pop("immediate", None)
+
+# Approvals (审批). An instance keeps the flow document it started with, so it finishes on that
+# version even after the flow changes or is removed; `round` counts the steps it has started, and
+# a task belongs to one round, so a decision on a step that has moved on finds no open task.
+fw_approval = sa.Table(
+    "fw_approval", system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("flow", sa.String(63), nullable=False),
+    sa.Column("flow_version", sa.String(40)),
+    sa.Column("definition", sa.JSON, nullable=False),            # the flow document as it started
+    sa.Column("entity", sa.String(63), nullable=False),
+    sa.Column("record_id", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),           # pending, returned, approved, rejected, recalled
+    sa.Column("submitter_id", sa.Integer, sa.ForeignKey("fw_user.id", ondelete="SET NULL")),
+    sa.Column("current_step", sa.String(63)),                    # NULL once finished or returned
+    sa.Column("round", sa.Integer, nullable=False, default=0),
+    sa.Column("path", sa.JSON, nullable=False),                  # the steps passed, in order
+    sa.Column("chosen", sa.JSON, nullable=False),                # step -> user ids the submitter chose
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Index("ix_fw_approval_entity_record_id_state", "entity", "record_id", "state"),
+    sa.Index("ix_fw_approval_submitter_id_state", "submitter_id", "state"),
+)
+
+# One approver's part in one round of a step: pending (deciding now), waiting (after another
+# task: a sequence, or an approver added before), approved, rejected, cancelled (the step was
+# decided without them), transferred or escalated (someone else decides instead).
+fw_approval_task = sa.Table(
+    "fw_approval_task", system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("approval_id", sa.Integer, sa.ForeignKey("fw_approval.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("step", sa.String(63), nullable=False),
+    sa.Column("round", sa.Integer, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("fw_user.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("required", sa.Boolean, nullable=False, default=False),   # must approve whatever the mode
+    sa.Column("after_task_id", sa.Integer),                              # waiting: the task it follows
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("decided_by", sa.Integer, sa.ForeignKey("fw_user.id", ondelete="SET NULL")),
+    sa.Column("on_behalf_of", sa.Integer, sa.ForeignKey("fw_user.id", ondelete="SET NULL")),
+    sa.Column("decided_at", UTCDateTime),
+    sa.Column("comment", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_fw_approval_task_approval_id_round", "approval_id", "round"),
+    sa.Index("ix_fw_approval_task_user_id_state", "user_id", "state"),
+)
+
+# Everything that happened to an instance, in order: who, what, when, with which comment, on
+# behalf of whom, at which step of which flow version.
+fw_approval_log = sa.Table(
+    "fw_approval_log", system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("approval_id", sa.Integer, sa.ForeignKey("fw_approval.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor_id", sa.Integer, sa.ForeignKey("fw_user.id", ondelete="SET NULL")),   # NULL: the system
+    sa.Column("on_behalf_of", sa.Integer, sa.ForeignKey("fw_user.id", ondelete="SET NULL")),
+    sa.Column("action", sa.String(24), nullable=False),
+    sa.Column("step", sa.String(63)),
+    sa.Column("comment", sa.Text),
+    sa.Column("flow_version", sa.String(40)),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Index("ix_fw_approval_log_approval_id", "approval_id"),
+    sa.Index("ix_fw_approval_log_actor_id", "actor_id"),
+)
+
+# Who was copied (抄送) on an instance, for "copied to me".
+fw_approval_copy = sa.Table(
+    "fw_approval_copy", system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("approval_id", sa.Integer, sa.ForeignKey("fw_approval.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("fw_user.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("occasion", sa.String(16), nullable=False),        # submit, finish
+    sa.Index("ix_fw_approval_copy_user_id", "user_id"),
+)
+
+# 委托: while away, a user names a substitute who decides their approvals "on behalf of" them.
+fw_approval_delegation = sa.Table(
+    "fw_approval_delegation", system_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("fw_user.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("substitute_id", sa.Integer, sa.ForeignKey("fw_user.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("starts_at", UTCDateTime, nullable=False),
+    sa.Column("ends_at", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_fw_approval_delegation_user_id", "user_id"),
+    sa.Index("ix_fw_approval_delegation_substitute_id", "substitute_id"),
+)
