@@ -163,7 +163,8 @@ def conversion_refusal(records: RecordService, entity: EntityDef, record: Mappin
     if conversion.allowed_from and record.get(conversion.status_field) not in conversion.allowed_from:
         return NOT_CONVERTIBLE
     try:
-        check_write(records.actor, entity, "update", record, registry=records.registry)
+        with records.engine.connect() as conn:   # a lead shared with the actor for edit may be converted
+            check_write(records.actor, entity, "update", record, conn=conn, registry=records.registry)
         check_write(records.actor, records.registry.entity(conversion.contact.entity), "create")
     except PermissionDenied as exc:
         return str(exc)

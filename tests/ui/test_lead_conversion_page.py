@@ -108,6 +108,8 @@ def test_a_converted_lead_cannot_be_converted_again_nor_edited(seller, lead, uni
         lead["id"], **{"account-name": f"{unique}星河数据", "contact-name": f"王芳 {unique}"}))
     again = seller.get(f"/app/lead/{lead['id']}/convert", follow_redirects=True).get_data(as_text=True)
     assert "This record was already converted." in again
+    page = seller.get(f"/app/lead/{lead['id']}/edit", follow_redirects=True).get_data(as_text=True)
+    assert "This record was converted and can no longer be edited." in page and 'id="record-form"' not in page
     edited = seller.post(f"/app/lead/{lead['id']}/edit", data={"name": "Changed", "status": "converted"})
     assert edited.status_code == 422
     assert "This record was converted and can no longer be edited." in edited.get_data(as_text=True)

@@ -295,3 +295,16 @@ def test_likely_accounts_rank_several_reasons_first(crm):
 def test_likely_accounts_offer_only_accounts_the_rep_may_read(crm):
     crm.records(actor(crm, "sam")).create("account", {"name": "A科技"})
     assert matches(crm, "rita", name="A科技股份有限公司") == []
+
+
+def test_colleague_a_lead_is_shared_with_for_edit_may_convert_it(crm):
+    from engine.security.sharing import share_record
+
+    lead_id = lead_of(crm, "sam")
+    rita = actor(crm, "rita")
+    with write_transaction(crm.engine) as conn:
+        share_record(conn, crm.registry(), actor(crm, "sam"), "lead", lead_id, rita.id, "edit")
+    records = crm.records(rita)
+    assert conversion_refusal(records, crm.registry().entity("lead"), crm.query(rita).get("lead", lead_id)) is None
+    result = convert(crm, "rita", lead_id)
+    assert crm.query().get("lead", lead_id)["converted_contact"] == result.contact_id
