@@ -70,6 +70,10 @@ def test_screenshots_of_the_conversion_in_english(browser, live_server, ui_runti
                 phone="021-5555 0000", email=f"rose@harbor{unique}.com", status="contacted", source="referral",
                 owner_id=rep)
     page.goto(f"{live_server}/app/lead/{lead['id']}/convert")
+    expect(page.locator(".fw-matches")).to_contain_text("Similar name")
+    page.fill("#account-name", "Quite Another Name")
+    page.press("#account-name", "Tab")   # the likely accounts follow the name typed
+    expect(page.locator(".fw-matches")).not_to_contain_text("Similar name")
     expect(page.locator(".fw-matches")).to_contain_text("Same email domain")
     page.check(f"#account-{harbor['id']}")
     page.fill("#opportunity-amount", "52000")

@@ -133,3 +133,11 @@ def test_conversion_page_in_chinese(seller, lead):
     seller.post("/locale", data={"locale": "zh", "next": "/"})
     html = seller.get(f"/app/lead/{lead['id']}/convert").get_data(as_text=True)
     assert "新建客户" in html and "同时创建商机" in html
+
+
+def test_likely_accounts_follow_the_account_name_typed(seller, make, lead, unique):
+    other = make("account", name=f"{unique}远航物流", owner_id=seller.user_id)
+    html = seller.post(f"/app/lead/{lead['id']}/convert/matches",
+                       data={"account_choice": "new", "account-name": f"{unique}远航物流有限公司"}).get_data(as_text=True)
+    assert f'value="{other["id"]}"' in html and f"Similar name: {unique}远航物流" in html
+    assert "<html" not in html

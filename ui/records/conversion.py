@@ -22,6 +22,7 @@ from engine.data.conversion import (
     ConversionRefused,
     LikelyAccount,
     MatchReason,
+    conversion_of,
     conversion_refusal,
     convert_lead,
     likely_accounts,
@@ -158,10 +159,10 @@ def _posted(part_form: PartForm) -> dict[str, Any]:
     return values
 
 
-def _matches(conversion: ConversionDef, prefill: dict[str, dict[str, Any]]) -> list[Match]:
-    """The likely accounts of the new account the lead maps to, each with its reasons in words."""
+def _matches(conversion: ConversionDef, account_values: dict[str, Any]) -> list[Match]:
+    """The likely accounts of the new account `account_values` describe, each with its reasons in words."""
     return [Match(m, [_reason_text(r) for r in m.reasons])
-            for m in likely_accounts(query(), conversion, prefill["account"])]
+            for m in likely_accounts(query(), conversion, account_values)]
 
 
 def _reason_text(reason: MatchReason) -> str:
@@ -228,7 +229,7 @@ def convert(entity: str, record_id: int):
     if request.method == "GET":
         prefill = _prefill(definition, conversion, record)
         parts = _part_forms(definition, conversion, prefill)
-        matches = _matches(conversion, prefill)
+        matches = _matches(conversion, prefill["account"])
         choice = NEW_ACCOUNT if may_create(records(), conversion.account) or not matches else str(matches[0].account.id)
         return _render(definition, record, parts, matches, account_choice=choice, other_account="",
                        make_opportunity=opportunity_allowed, errors=[], part_errors={})
@@ -244,7 +245,7 @@ def _submit(entity: EntityDef, record: dict[str, Any], conversion: ConversionDef
     prefill = _prefill(entity, conversion, record)
     parts = _part_forms(entity, conversion, prefill, frozenset(posted))
     by_role = {p.role: p for p in parts}
-    matches = _matches(conversion, prefill)
+    matches = _matches(conversion, _account_values(prefill, by_role["account"], account_choice))
     state = {"account_choice": account_choice, "other_account": other_account, "make_opportunity": make_opportunity}
     account_id = _chosen_account(account_choice, other_account)
     if account_id is None and account_choice != NEW_ACCOUNT:
@@ -268,6 +269,29 @@ def _submit(entity: EntityDef, record: dict[str, Any], conversion: ConversionDef
     flash(_("Converted. The account, contact and opportunity are linked below.") if result.opportunity_id
           else _("Converted. The account and contact are linked below."), "success")
     return redirect(url_for("records.show", entity=entity.name, record_id=record["id"]))
+
+
+def _account_values(prefill: dict[str, dict[str, Any]], account: PartForm, account_choice: str) -> dict[str, Any]:
+    """What the likely accounts are matched on: the new account's inputs while it is being made
+    (the user may have corrected the name), else the values the lead maps to."""
+    if account_choice != NEW_ACCOUNT:
+        return prefill["account"]
+    return {**prefill["account"], **_posted(account)}
+
+
+@records_bp.route("/app/<entity>/<int:record_id>/convert/matches", methods=["POST"])
+def convert_matches(entity: str, record_id: int):
+    """The likely accounts again, for the new account's inputs as they are now (htmx)."""
+    definition = registry().entity(entity)
+    record = query().get(entity, record_id)
+    conversion = conversion_of(definition)
+    account_choice = request.form.get("account_choice", NEW_ACCOUNT)
+    prefill = _prefill(definition, conversion, record)
+    parts = _part_forms(definition, conversion, prefill, frozenset({"account"}))
+    account = next(p for p in parts if p.role == "account")
+    matches = _matches(conversion, _account_values(prefill, account, NEW_ACCOUNT))
+    return render_template("records/_likely_accounts.html", matches=matches, account_choice=account_choice,
+                           account_entity=conversion.account.entity)
 
 
 def _chosen_account(account_choice: str, other_account: str) -> int | None:

@@ -308,3 +308,33 @@ def test_colleague_a_lead_is_shared_with_for_edit_may_convert_it(crm):
     assert conversion_refusal(records, crm.registry().entity("lead"), crm.query(rita).get("lead", lead_id)) is None
     result = convert(crm, "rita", lead_id)
     assert crm.query().get("lead", lead_id)["converted_contact"] == result.contact_id
+
+
+@pytest.fixture
+def marketer_who_may_make_accounts(crm):
+    """Marketing may create accounts and contacts, but still only read opportunities."""
+    from engine.security.actors import SYSTEM
+    from engine.security.permissions import set_grant
+    from metamodel.model import EntityGrant
+
+    with write_transaction(crm.engine) as conn:
+        for entity in ("account", "contact"):
+            set_grant(conn, SYSTEM, "marketing", entity, EntityGrant(create="own", read="all", update="own"))
+    return crm
+
+
+def test_rep_who_may_not_create_opportunities_is_refused_one_and_nothing_is_written(marketer_who_may_make_accounts):
+    crm = marketer_who_may_make_accounts
+    lead_id = lead_of(crm, "mia")
+    before = {e: count(crm, e) for e in ("account", "contact", "opportunity")}
+    with pytest.raises(PermissionDenied) as refused:
+        convert(crm, "mia", lead_id)
+    assert str(refused.value) == "you may not create “Opportunity” records"
+    assert {e: count(crm, e) for e in before} == before
+
+
+def test_rep_who_may_not_create_opportunities_converts_without_one(marketer_who_may_make_accounts):
+    crm = marketer_who_may_make_accounts
+    lead_id = lead_of(crm, "mia")
+    result = convert(crm, "mia", lead_id, ConversionChoice())
+    assert result.opportunity_id is None and crm.query().get("lead", lead_id)["status"] == "converted"
