@@ -12,6 +12,8 @@ from metamodel.model import (
     ACTIONS,
     AppDef,
     Condition,
+    ConversionDef,
+    ConversionPart,
     Document,
     EntityDef,
     EntityGrant,
@@ -97,7 +99,24 @@ def entity_from_document(doc: Mapping[str, Any], skip_fields: frozenset[int] = f
         layouts=tuple(Layout(lay["name"], tuple(_section_from(s) for s in lay["sections"]))
                       for lay in doc.get("layouts", ())),
         list_views=tuple(_list_view_from(v) for v in doc.get("list_views", ())),
+        conversion=_conversion_from(doc["conversion"]) if "conversion" in doc else None,
     )
+
+
+def _conversion_part_from(doc: Mapping[str, Any]) -> ConversionPart:
+    return ConversionPart(entity=doc["entity"], link=doc["link"], set=frozen_mapping(doc.get("set")),
+                          form=tuple(doc.get("form", ())), account_field=doc.get("account_field"),
+                          contact_field=doc.get("contact_field"), match=tuple(doc.get("match", ())))
+
+
+def _conversion_from(doc: Mapping[str, Any]) -> ConversionDef:
+    status = doc["status"]
+    opportunity = doc.get("opportunity")
+    return ConversionDef(
+        status_field=status["field"], status_value=status["value"], converted_at=doc["converted_at"],
+        account=_conversion_part_from(doc["account"]), contact=_conversion_part_from(doc["contact"]),
+        opportunity=_conversion_part_from(opportunity) if opportunity is not None else None,
+        allowed_from=tuple(status.get("from", ())))
 
 
 def document_from(doc: Mapping[str, Any]) -> Document:
@@ -217,6 +236,24 @@ def document_of_entity(entity: EntityDef) -> dict[str, Any]:
         ("layouts", [{"name": lay.name, "sections": [_document_of_section(s) for s in lay.sections]}
                      for lay in entity.layouts]),
         ("list_views", [_document_of_list_view(v) for v in entity.list_views]),
+        ("conversion", _document_of_conversion(entity.conversion) if entity.conversion else None),
+    ])
+
+
+def _document_of_conversion_part(part: ConversionPart) -> dict[str, Any]:
+    return _compact([("entity", part.entity), ("link", part.link), ("set", dict(part.set) or None),
+                     ("form", list(part.form)), ("account_field", part.account_field),
+                     ("contact_field", part.contact_field), ("match", list(part.match))])
+
+
+def _document_of_conversion(conversion: ConversionDef) -> dict[str, Any]:
+    status = _compact([("field", conversion.status_field), ("value", conversion.status_value),
+                       ("from", list(conversion.allowed_from))])
+    return _compact([
+        ("status", status), ("converted_at", conversion.converted_at),
+        ("account", _document_of_conversion_part(conversion.account)),
+        ("contact", _document_of_conversion_part(conversion.contact)),
+        ("opportunity", _document_of_conversion_part(conversion.opportunity) if conversion.opportunity else None),
     ])
 
 

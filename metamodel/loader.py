@@ -19,6 +19,7 @@ from metamodel.assembly import (
 )
 from metamodel.checks import CHECKS
 from metamodel.context import CheckContext, DocumentSource, EntitySource
+from metamodel.conversion_checks import CONVERSION_CHECKS
 from metamodel.fieldtypes import FIELD_TYPES
 from metamodel.flow_checks import FLOW_CHECKS
 from metamodel.flows import flow_from_document
@@ -95,7 +96,7 @@ def validate_documents(documents: Mapping[str, Any], *, unreadable: Iterable[str
 
 def _semantic_issues(ctx: CheckContext) -> Iterator[MetadataIssue]:
     for check in (*CHECKS, check_formulas, check_formula_cycles, check_computed_reads_of_hidden_fields,
-                  *FLOW_CHECKS):
+                  *FLOW_CHECKS, *CONVERSION_CHECKS):
         yield from check(ctx)
 
 

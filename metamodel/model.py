@@ -144,6 +144,52 @@ class ListView:
 
 
 @dataclass(frozen=True)
+class ConversionPart:
+    """One record a conversion makes (or, for the account, may attach to instead).
+
+    `set` maps each field of the new record to a formula over the converted record (a bare field
+    name is a formula too); `form` lists the fields the conversion dialog shows (default: those of
+    `set`); `link` is the converted record's lookup that remembers it.
+    """
+    entity: str
+    link: str
+    set: Mapping[str, str] = dc_field(default_factory=frozen_mapping)
+    form: tuple[str, ...] = ()
+    account_field: str | None = None    # contact, opportunity: their lookup to the account
+    contact_field: str | None = None    # opportunity: its lookup to the contact
+    match: tuple[str, ...] = ()         # account: fields compared to offer likely existing accounts
+
+    @property
+    def form_fields(self) -> tuple[str, ...]:
+        return self.form or tuple(self.set)
+
+
+@dataclass(frozen=True)
+class ConversionDef:
+    """How a record (a lead) converts into an account, a contact and optionally an opportunity,
+    and how the converted record is marked: its status value, the time and a link to each."""
+    status_field: str
+    status_value: str
+    converted_at: str
+    account: ConversionPart
+    contact: ConversionPart
+    opportunity: ConversionPart | None = None
+    allowed_from: tuple[str, ...] = ()   # status values a record may be converted from; empty: any
+
+    @property
+    def parts(self) -> tuple[tuple[str, ConversionPart], ...]:
+        """(role, part) of every record the conversion may make, in the order they are written."""
+        found = [("account", self.account), ("contact", self.contact)]
+        if self.opportunity is not None:
+            found.append(("opportunity", self.opportunity))
+        return tuple(found)
+
+    def is_converted(self, record: Mapping[str, Any]) -> bool:
+        """Whether `record` was converted: it has a conversion time or the converted status."""
+        return record.get(self.converted_at) is not None or record.get(self.status_field) == self.status_value
+
+
+@dataclass(frozen=True)
 class EntityDef:
     name: str
     label: Label
@@ -156,6 +202,7 @@ class EntityDef:
     validation_rules: tuple[ValidationRule, ...] = ()
     layouts: tuple[Layout, ...] = ()
     list_views: tuple[ListView, ...] = ()
+    conversion: ConversionDef | None = None
 
     def field(self, name: str) -> FieldDef:
         """Returns the field called `name`; raises KeyError naming the entity when there is none."""

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 import formula
 from engine.data.autonumber import allocate
 from engine.data.computed import RecordValues
+from engine.data.conversion_rules import refuse_edit_of_converted
 from engine.data.merging import UNREADABLE, MergedWrite, merge_stale_write, stored_form, values_at_version
 from engine.data.registry import Registry
 from engine.data.rows import RECORD_COLUMNS, json_value, row_to_record
@@ -191,6 +192,7 @@ class RecordService:
         now = self.clock()
         with self._transaction() as conn:
             current = self._load_for_write(conn, entity, table, record_id)
+            refuse_edit_of_converted(self.actor, entity, current, values)
             values = self._without_unchanged_read_only(entity, values, current)
             merged = None
             if expected_version is not None and current["version"] != expected_version:

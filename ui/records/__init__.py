@@ -25,4 +25,4 @@ def localtime_filter(value, seconds: bool = False) -> str:
 
 
 # Importing the view modules registers their routes on the blueprint.
-from ui.records import boards, bulk, detail, editing, exports, files, lists, trash  # noqa: E402, F401
+from ui.records import boards, bulk, conversion, detail, editing, exports, files, lists, trash  # noqa: E402, F401

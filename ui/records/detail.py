@@ -20,6 +20,7 @@ from metamodel.model import EntityDef, FieldDef, SortKey, label_text
 from ui.context import locale, query, records, registry, runtime
 from ui.records import records_bp
 from ui.records.changes import ChangeText
+from ui.records.conversion import conversion_panel
 from ui.records.display import Cell, Column, References, cell, columns_of, record_title
 from ui.records.forms import form_sections
 from ui.records.listing import default_columns, default_view
@@ -138,6 +139,7 @@ def show(entity: str, record_id: int):
         "records/record.html", entity=definition, record=record, title=record_title(definition, record),
         header=header, sections=sections, related=related, history=changes, path=stage_path(definition, record),
         timeline=merged_timeline(timeline(definition, record_id), changes), owner=cell(definition, "owner_id", record, refs, lang),
+        conversion=conversion_panel(definition, record),
         entity_label=label_text(definition.label, lang), plural_label=label_text(definition.plural_label, lang))
 
 
@@ -243,7 +245,8 @@ def history(entity: EntityDef, record_id: int) -> list[HistoryEntry]:
         entries = record_history(conn, entity.name, record_id)
         names = user_names(conn, [e.actor_id for e in entries])
     texts = ChangeText().load((entity, e.changes) for e in entries)
-    actions = {"create": _("created"), "update": _("changed"), "delete": _("deleted"), "restore": _("restored")}
+    actions = {"create": _("created"), "update": _("changed"), "delete": _("deleted"), "restore": _("restored"),
+               "convert": _("converted")}
     hidden = hidden_names(entity)
     found = []
     for entry in entries:

@@ -243,6 +243,9 @@ def new(entity: str):
 def edit(entity: str, record_id: int):
     definition = registry().entity(entity)
     record = query().get(entity, record_id)
+    if request.method == "GET" and definition.conversion and definition.conversion.is_converted(record):
+        flash(_("This record was converted and can no longer be edited."), "warning")
+        return redirect(url_for("records.show", entity=entity, record_id=record_id))
     if request.method == "GET":
         return _render(definition, _build_form(definition, form_data(definition, record)), record=record,
                        errors=[], layout=record_layout(definition, record))

@@ -16,7 +16,15 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.datastructures import FileStorage
-from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    Form,
+    HiddenField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
 try:
@@ -109,6 +117,15 @@ def form_class(entity: EntityDef, locale: str, users: list[UserProfile],
             if entity.has_field(lf.field) and is_editable(entity.field(lf.field)) and lf.field not in locked:
                 attributes[lf.field] = _input_field(entity.field(lf.field), locale, users)
     return type(f"{entity.name.title()}Form", (FlaskForm,), attributes)
+
+
+def fields_form_class(entity: EntityDef, names: list[str], locale: str, users: list[UserProfile],
+                      locked: frozenset[str] = frozenset()) -> type[Form]:
+    """Returns a plain (CSRF-less) form with an input for each of `names` that the user may set: a
+    part of a larger form, such as one record of the conversion page."""
+    attributes = {name: _input_field(entity.field(name), locale, users) for name in names
+                  if entity.has_field(name) and is_editable(entity.field(name)) and name not in locked}
+    return type(f"{entity.name.title()}PartForm", (Form,), attributes)
 
 
 def form_data(entity: EntityDef, record: Mapping[str, Any]) -> dict[str, Any]:
