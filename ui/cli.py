@@ -341,6 +341,9 @@ def worker(once: bool) -> None:
     if once:
         click.echo(str(sweep_once(rt)))
         return
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     config = rt.config
     found = make_worker(config, lambda: rt)
     where = "Redis" if config.redis_url else f"SQLite ({config.instance / 'huey.db'})"

@@ -109,15 +109,21 @@ def deliver(runtime: Any, row_id: int, *, now: datetime, settings: DeliverySetti
     try:
         outcome = _SENDERS.get(row.kind, _unknown_kind)(runtime, row, settings, now)
     except (_Retry, _Permanent) as exc:
-        with write_transaction(runtime.engine) as conn:
-            status = outbox.mark_failed(conn, row, token, str(exc), now=now, retry=isinstance(exc, _Retry))
-        return status, str(exc)
+        return _failed(runtime, row, token, str(exc), now=now, retry=isinstance(exc, _Retry))
+    except Exception as exc:   # noqa: BLE001 - a fault of this row must not stop the sweep's others
+        return _failed(runtime, row, token, f"{type(exc).__name__}: {exc}", now=now, retry=True)
     with write_transaction(runtime.engine) as conn:
         if outcome.status == "held":
             outbox.mark_held(conn, row.id, token, reason=outcome.reason or "", message=outcome.message)
         else:
             outbox.mark_sent(conn, row.id, token, now=now, message=outcome.message)
     return outcome.status, None
+
+
+def _failed(runtime: Any, row: OutboxRow, token: str, error: str, *, now: datetime,
+            retry: bool) -> tuple[str, str | None]:
+    with write_transaction(runtime.engine) as conn:
+        return outbox.mark_failed(conn, row, token, error, now=now, retry=retry), error
 
 
 def _kind_of(runtime: Any, row_id: int) -> str | None:

@@ -35,6 +35,11 @@ class SweepReport:
     delivered: DeliveryResult
     timers: timers.SweepResult
 
+    @property
+    def did_something(self) -> bool:
+        d, t = self.delivered, self.timers
+        return bool(d.sent or d.held or d.retried or d.failed or t.fired or t.failed)
+
     def __str__(self) -> str:
         d, t = self.delivered, self.timers
         return (f"outbox: {d.sent} sent, {d.held} held, {d.retried} to retry, {d.failed} failed; "
@@ -52,7 +57,10 @@ def sweep_once(runtime: Any, *, now: datetime | None = None,
     delivered = deliver_due(runtime, now=now, settings=settings)
     for error in [*fired.errors, *delivered.errors]:
         log.warning("%s", error)
-    return SweepReport(delivered, fired)
+    report = SweepReport(delivered, fired)
+    if report.did_something:
+        log.info("%s", report)
+    return report
 
 
 # -- the queue -----------------------------------------------------------------------------------

@@ -111,3 +111,16 @@ def test_the_consumer_runs_the_periodic_sweep(runtime, tmp_path, backend):
     finally:
         worker.huey.storage.flush_all()
 
+
+
+def test_a_row_that_breaks_its_sender_is_retried_and_the_rows_after_it_are_still_delivered(runtime, clock):
+    user = make_user(runtime, "ann")
+    with write_transaction(runtime.engine) as conn:
+        queue_messages(conn, [OutboxMessage("webhook", {"body": {}})], flow="broken", run_id=None, now=T0)
+    queue_notification(runtime, user, "after the broken one")
+    report = sweep_once(runtime)
+    assert (report.delivered.retried, report.delivered.sent) == (1, 1)
+    assert notifications(runtime, user) == ["after the broken one"]
+    with runtime.engine.connect() as conn:
+        broken = min(outbox.outbox_rows(conn), key=lambda r: r.id)
+    assert broken.status == "pending" and broken.last_error.startswith("KeyError")
