@@ -71,6 +71,26 @@ def make_huey(config: Config, *, immediate: bool = False, name: str = QUEUE_NAME
     return SqliteHuey(name, filename=str(config.instance / HUEY_FILE), immediate=immediate)
 
 
+class SweepConsumer(Consumer):
+    """Huey's consumer, its scheduler enqueuing periodic tasks every `sweep_seconds` (Huey's own
+    is every minute). An embedded one (run.py's) leaves the process's signals to the web server
+    that hosts it."""
+
+    def __init__(self, huey: Huey, *, sweep_seconds: int, embedded: bool = False, **options: Any):
+        self.sweep_seconds = sweep_seconds
+        self.embedded = embedded
+        super().__init__(huey, **options)
+
+    def _create_scheduler(self) -> Scheduler:
+        scheduler = super()._create_scheduler()
+        scheduler.periodic_task_seconds = self.sweep_seconds
+        return scheduler
+
+    def _set_signal_handlers(self) -> None:
+        if not self.embedded:
+            super()._set_signal_handlers()
+
+
 @dataclass
 class Worker:
     """A Huey with the sweep registered as a periodic task every `interval` seconds."""
@@ -78,17 +98,10 @@ class Worker:
     sweep: TaskWrapper
     interval: int
 
-    def consumer(self, *, embedded: bool = False, **options: Any) -> Consumer:
-        """Returns a consumer whose scheduler enqueues the sweep every `interval` seconds. An
-        embedded one (run.py's) leaves the process's signals to the web server that hosts it."""
-        scheduler = type("SweepScheduler", (Scheduler,), {"periodic_task_seconds": self.interval})
-        attributes: dict[str, Any] = {"scheduler_class": scheduler}
-        if embedded:
-            attributes["_set_signal_handlers"] = lambda consumer: None
-        consumer_class = type("FormworkConsumer", (Consumer,), attributes)
+    def consumer(self, *, embedded: bool = False, **options: Any) -> SweepConsumer:
         options.setdefault("workers", 1)
         options.setdefault("scheduler_interval", 1)
-        return consumer_class(self.huey, **options)
+        return SweepConsumer(self.huey, sweep_seconds=self.interval, embedded=embedded, **options)
 
 
 def make_worker(config: Config, runtime_factory: Callable[[], Any], *, immediate: bool = False,

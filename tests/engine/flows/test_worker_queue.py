@@ -83,35 +83,44 @@ def test_the_sweep_task_runs_in_huey_immediate_mode(runtime, tmp_path):
     assert notifications(runtime, user) == ["hello"]
 
 
-def run_consumer_until(worker, done, *, seconds: float = 30) -> bool:
-    """Runs the worker's consumer in this process until `done()` holds or `seconds` pass."""
-    consumer = worker.consumer(embedded=True)
-    consumer.start()
-    try:
+class RunningConsumer:
+    """The worker's consumer running in threads of this process while the block runs."""
+
+    def __init__(self, worker):
+        self.consumer = worker.consumer(embedded=True)
+
+    def __enter__(self) -> RunningConsumer:
+        self.consumer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.consumer.stop(graceful=True)
+
+    @staticmethod
+    def wait_until(done, *, seconds: float = 30) -> bool:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if done():
                 return True
             time.sleep(0.05)
         return False
-    finally:
-        consumer.stop(graceful=True)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
-def test_the_consumer_runs_the_periodic_sweep(runtime, tmp_path, backend):
+def test_the_consumer_runs_the_sweep_again_every_interval(runtime, tmp_path, backend):
     env = {"FORMWORK_INSTANCE": str(tmp_path)}
     if backend == "redis":
         env["FORMWORK_REDIS_URL"] = redis_url_or_skip()
     user = make_user(runtime, "ann")
-    queue_notification(runtime, user, f"via {backend}")
+    queue_notification(runtime, user, "first")
     worker = make_worker(load_config(env), lambda: runtime, interval=1, name=f"test-{uuid.uuid4().hex[:8]}")
     try:
-        assert run_consumer_until(worker, lambda: notifications(runtime, user) == [f"via {backend}"])
+        with RunningConsumer(worker) as running:
+            assert running.wait_until(lambda: notifications(runtime, user) == ["first"])
+            queue_notification(runtime, user, "second")   # Huey's own period (a minute) would be too late
+            assert running.wait_until(lambda: notifications(runtime, user) == ["second", "first"], seconds=15)
     finally:
         worker.huey.storage.flush_all()
-
-
 
 def test_a_row_that_breaks_its_sender_is_retried_and_the_rows_after_it_are_still_delivered(runtime, clock):
     user = make_user(runtime, "ann")
