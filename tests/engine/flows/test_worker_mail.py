@@ -6,12 +6,15 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
 from worker_fixtures import EMAIL_LEAD, T0, install_with, make_user
 
 from engine.flows import outbox
 from engine.flows.delivery import DeliverySettings, deliver_due, preview_mail
+from engine.flows.mail import MailNotSendable, render_template
 from engine.flows.outbox import OutboxMessage, queue_messages
 from engine.storage.db import write_transaction
+from metamodel.email_templates import EmailTemplate
 
 
 def rows(runtime) -> list[outbox.OutboxRow]:
@@ -183,3 +186,11 @@ def test_a_held_mail_can_be_previewed_as_it_will_be_sent(runtime, clock):
         mail = preview_mail(runtime, conn, row)
     assert mail.subject == "Welcome, Ann" and "Budget: CNY 1,234.50" in mail.body
 
+
+
+
+def test_a_template_reaching_outside_its_sandbox_fails_instead_of_running():
+    hostile = EmailTemplate("welcome", "lead", {"en": "{{ name.__class__.__mro__[1].__subclasses__() }}"},
+                            {"en": "body"})
+    with pytest.raises(MailNotSendable, match="unsafe"):
+        render_template(hostile, {"name": "Ann"}, "en")

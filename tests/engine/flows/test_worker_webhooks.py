@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -27,6 +28,7 @@ class Receiver:
     url: str
     statuses: list[int] = field(default_factory=list)
     requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    delay_seconds: float = 0
 
 
 @pytest.fixture
@@ -37,6 +39,7 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:   # noqa: N802 - http.server's name
             body = self.rfile.read(int(self.headers["Content-Length"]))
             found.requests.append((dict(self.headers), body))
+            time.sleep(found.delay_seconds)   # the server's slowness, not the test's: the client gives up
             self.send_response(found.statuses.pop(0) if found.statuses else 200)
             self.end_headers()
 
@@ -115,3 +118,12 @@ def test_a_secret_that_is_not_set_holds_the_call_back_and_says_which_variable_to
     assert deliver_due(runtime, settings=DeliverySettings()).retried == 1
     assert "FORMWORK_WEBHOOK_SECRET_CRM" in only_row(runtime).last_error
     assert receiver.requests == []
+
+
+def test_a_receiver_slower_than_the_timeout_is_retried(runtime, clock, receiver):
+    install_with(runtime, HOOK, webhook_url=receiver.url)
+    runtime.records().create("lead", {"name": "Ann"})
+    receiver.delay_seconds = 2
+    assert deliver_due(runtime, settings=DeliverySettings(webhook_secrets={"crm": "s3cret"},
+                                                          timeout_seconds=0.3)).retried == 1
+    assert "timed out" in only_row(runtime).last_error
