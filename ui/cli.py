@@ -344,6 +344,7 @@ def worker(once: bool) -> None:
     import logging
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("huey").setLevel(logging.WARNING)   # not three lines per sweep; ours say what it did
     config = rt.config
     found = make_worker(config, lambda: rt)
     where = "Redis" if config.redis_url else f"SQLite ({config.instance / 'huey.db'})"
