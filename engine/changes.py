@@ -181,7 +181,8 @@ def _app_changes(old: AppDef, new: AppDef) -> Iterator[MetadataChange]:
             yield from _entity_changes(before, entity)
     yield from _navigation_changes(old.navigation, new.navigation)
     for kind, before, after in (("flow", old.flows, new.flows), ("report", old.reports, new.reports),
-                                ("dashboard", old.dashboards, new.dashboards)):
+                                ("dashboard", old.dashboards, new.dashboards),
+                                ("email template", old.email_templates, new.email_templates)):
         yield from _document_changes(kind, before, after)
     yield from _role_changes(old, new)
 

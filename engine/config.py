@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import FormworkError
@@ -15,6 +15,8 @@ from engine.errors import FormworkError
 DEFAULT_TRUSTED_PROXIES = 0
 DEFAULT_REMEMBER_DAYS = 30
 DEFAULT_QUERY_TIMEOUT_SECONDS = 10.0
+DEFAULT_SWEEP_SECONDS = 30
+WEBHOOK_SECRET_PREFIX = "FORMWORK_WEBHOOK_SECRET_"
 
 
 class ConfigError(FormworkError):
@@ -35,6 +37,13 @@ class Config:
     base_url: str | None = None
     remember_days: int = DEFAULT_REMEMBER_DAYS      # how long "remember me" keeps a browser signed in
     query_timeout_seconds: float = DEFAULT_QUERY_TIMEOUT_SECONDS
+    mail_from: str | None = None                    # the From of mail the worker sends
+    sweep_seconds: int = DEFAULT_SWEEP_SECONDS      # how often the worker delivers the outbox and fires timers
+    webhook_secrets: Mapping[str, str] = field(default_factory=dict)   # secret name (lower case) -> secret
+
+    def webhook_secret(self, name: str) -> str | None:
+        """Returns the secret a webhook action names (FORMWORK_WEBHOOK_SECRET_<NAME>), None if unset."""
+        return self.webhook_secrets.get(name.lower())
 
     @property
     def is_sqlite(self) -> bool:
@@ -95,6 +104,10 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         base_url=env.get("FORMWORK_BASE_URL") or None,
         remember_days=_count(env, "FORMWORK_REMEMBER_DAYS", DEFAULT_REMEMBER_DAYS),
         query_timeout_seconds=float(env.get("FORMWORK_QUERY_TIMEOUT_SECONDS") or DEFAULT_QUERY_TIMEOUT_SECONDS),
+        mail_from=env.get("FORMWORK_MAIL_FROM") or None,
+        sweep_seconds=max(_count(env, "FORMWORK_SWEEP_SECONDS", DEFAULT_SWEEP_SECONDS), 1),
+        webhook_secrets={key[len(WEBHOOK_SECRET_PREFIX):].lower(): value for key, value in env.items()
+                         if key.startswith(WEBHOOK_SECRET_PREFIX) and value},
     )
 
 

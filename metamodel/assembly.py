@@ -146,7 +146,8 @@ def role_from_document(doc: Mapping[str, Any]) -> Role:
 def app_from_parts(doc: Mapping[str, Any], entities: Mapping[str, EntityDef],
                    flows: Mapping[str, Document], reports: Mapping[str, Document],
                    dashboards: Mapping[str, Document],
-                   seed: Mapping[str, Any], flow_definitions: Mapping[str, FlowDef] | None = None) -> AppDef:
+                   seed: Mapping[str, Any], flow_definitions: Mapping[str, FlowDef] | None = None,
+                   email_templates: Mapping[str, Document] | None = None) -> AppDef:
     """Returns the app of a schema-valid app.json and its already-built parts."""
     return AppDef(
         name=doc["name"], version=doc["version"], label=label_from(doc["label"]),
@@ -159,6 +160,7 @@ def app_from_parts(doc: Mapping[str, Any], entities: Mapping[str, EntityDef],
         flows=frozen_mapping(flows), flow_definitions=frozen_mapping(flow_definitions),
         reports=frozen_mapping(reports),
         dashboards=frozen_mapping(dashboards),
+        email_templates=frozen_mapping(email_templates or {}),
         seed=frozen_mapping({name: deep_freeze(rows) for name, rows in seed.items()}),
     )
 

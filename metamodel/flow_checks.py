@@ -152,6 +152,13 @@ def _actions(flow: FlowDef) -> Iterator[tuple[str, Action]]:
             yield f"{path}/{i}", action
 
 
+def flow_actions(ctx: CheckContext) -> Iterator[tuple[str, EntityDef, str, Action]]:
+    """Yields (file, entity, JSON pointer, action) for every action of every checkable flow."""
+    for site in _flows(ctx):
+        for path, action in _actions(site.flow):
+            yield site.file, site.entity, path, action
+
+
 def _updated_entity(ctx: CheckContext, site: _Flow, action: UpdateRecord) -> EntityDef | None:
     if action.on is None:
         return site.entity

@@ -14,7 +14,7 @@ from metamodel.issues import MetadataIssue
 APP_FILE = "app.json"
 # Folder of each document kind; seed rows are data, not metadata, but ship in the same package.
 FOLDERS = {"entities": "entity", "flows": "flow", "reports": "report", "dashboards": "dashboard",
-           "seed": "seed"}
+           "email_templates": "email_template", "seed": "seed"}
 
 
 def document_kind(relative: str) -> str | None:
@@ -39,7 +39,7 @@ def read_documents(folder: str | Path) -> tuple[dict[str, Any], list[MetadataIss
         if document_kind(relative) is None:
             issues.append(MetadataIssue(
                 relative, "", "is not part of an app",
-                "put documents in app.json, entities/, flows/, reports/, dashboards/ or seed/"))
+                "put documents in app.json, entities/, flows/, reports/, dashboards/, email_templates/ or seed/"))
             continue
         try:
             documents[relative] = json.loads(path.read_text(encoding="utf-8"))

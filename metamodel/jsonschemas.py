@@ -18,7 +18,7 @@ from referencing import Registry, Resource
 from metamodel.fieldtypes import FIELD_TYPES
 from metamodel.issues import MetadataIssue, did_you_mean, json_pointer
 
-SCHEMA_NAMES = ("app", "entity", "flow", "report", "dashboard")
+SCHEMA_NAMES = ("app", "entity", "flow", "report", "dashboard", "email_template")
 # Schemas the flow envelope refers to, by the envelope's kind; not document kinds of their own.
 PART_SCHEMA_NAMES = ("flow_pipeline", "flow_approval", "flow_automation", "flow_parts")
 

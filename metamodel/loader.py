@@ -20,6 +20,7 @@ from metamodel.assembly import (
 from metamodel.checks import CHECKS
 from metamodel.context import CheckContext, DocumentSource, EntitySource
 from metamodel.conversion_checks import CONVERSION_CHECKS
+from metamodel.email_templates import EMAIL_TEMPLATE_CHECKS
 from metamodel.fieldtypes import FIELD_TYPES
 from metamodel.flow_checks import FLOW_CHECKS
 from metamodel.flows import flow_from_document
@@ -31,7 +32,8 @@ from metamodel.jsonschemas import schema_issues
 from metamodel.model import AppDef, Document, EntityDef, thaw
 
 _PLACEHOLDER_APP = {"name": "app", "version": "0.0.0", "label": "app"}
-_DOCUMENT_GROUPS = {"flow": "flows", "report": "reports", "dashboard": "dashboards"}
+_DOCUMENT_GROUPS = {"flow": "flows", "report": "reports", "dashboard": "dashboards",
+                    "email_template": "email_templates"}
 
 
 def validate_app(path: str | Path) -> ValidationReport:
@@ -96,7 +98,7 @@ def validate_documents(documents: Mapping[str, Any], *, unreadable: Iterable[str
 
 def _semantic_issues(ctx: CheckContext) -> Iterator[MetadataIssue]:
     for check in (*CHECKS, check_formulas, check_formula_cycles, check_computed_reads_of_hidden_fields,
-                  *FLOW_CHECKS, *CONVERSION_CHECKS):
+                  *FLOW_CHECKS, *CONVERSION_CHECKS, *EMAIL_TEMPLATE_CHECKS):
         yield from check(ctx)
 
 
@@ -182,7 +184,8 @@ class _Build:
             groups[_DOCUMENT_GROUPS[source.kind]].setdefault(source.document.name, source.document)
         app = app_from_parts(self.app_doc or _PLACEHOLDER_APP, entities, groups["flows"],
                              groups["reports"], groups["dashboards"], self.seed,
-                             {name: flow_from_document(d) for name, d in groups["flows"].items()})
+                             {name: flow_from_document(d) for name, d in groups["flows"].items()},
+                             groups["email_templates"])
         return CheckContext(app=app, app_ok=self.app_doc is not None, entities=sources,
                             documents=tuple(self.documents), seed_files=self.seed_files,
                             broken_entities=frozenset(self.broken_entities),

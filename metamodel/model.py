@@ -267,7 +267,8 @@ class NavGroup:
 
 @dataclass(frozen=True)
 class Document:
-    """A flow, report or dashboard document: its envelope checked, its body kept for its engine."""
+    """A flow, report, dashboard or email template document: its envelope checked, its body kept
+    for its engine."""
     name: str
     kind: str | None
     entity: str | None
@@ -290,6 +291,8 @@ class AppDef:
     flow_definitions: Mapping[str, FlowDef] = dc_field(default_factory=frozen_mapping)
     reports: Mapping[str, Document] = dc_field(default_factory=frozen_mapping)
     dashboards: Mapping[str, Document] = dc_field(default_factory=frozen_mapping)
+    # Mail an email action sends: name -> its document (subject and body per language in `body`).
+    email_templates: Mapping[str, Document] = dc_field(default_factory=frozen_mapping)
     seed: Mapping[str, tuple[Mapping[str, Any], ...]] = dc_field(default_factory=frozen_mapping)
 
     def entity(self, name: str) -> EntityDef:

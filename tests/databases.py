@@ -55,3 +55,23 @@ def scratch_database(folder: Path, name: str, prefix: str = "t") -> Iterator[str
         yield from fresh_pg_schema(postgres_url_or_skip(), prefix)
     else:
         yield f"sqlite:///{folder / name}"
+
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def redis_url_or_skip() -> str:
+    """Returns a reachable Redis URL (FORMWORK_TEST_REDIS_URL, else the local default); skips outside
+    CI when there is none, fails inside it."""
+    import redis
+
+    url = os.environ.get("FORMWORK_TEST_REDIS_URL") or DEFAULT_REDIS_URL
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
+        client.ping()
+        client.close()
+    except Exception as exc:   # noqa: BLE001 - any connection failure means "no Redis here"
+        if running_in_ci():
+            pytest.fail(f"Redis at {url} is required under CI=true: {exc}")
+        pytest.skip(f"no Redis at {url}: {exc}")
+    return url

@@ -326,12 +326,37 @@ def formula_check(entity: str, expression: str) -> None:
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes.")
 @friendly
 def serve(host: str, port: int, workers: int) -> None:
-    """Run the web application (gunicorn where available)."""
+    """Run the web application (gunicorn where available); run `formwork worker` beside it."""
     serve_app(host, port, workers)
 
 
+@main.command()
+@click.option("--once", is_flag=True, help="Run one sweep now, print what it did, and exit.")
+@friendly
+def worker(once: bool) -> None:
+    """Run the background worker: outbox delivery (mail, webhooks, notifications) and timers."""
+    from engine.flows.worker import make_worker, sweep_once
+
+    rt = runtime()   # refuses a missing database or one with pending migrations, like serve
+    if once:
+        click.echo(str(sweep_once(rt)))
+        return
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("huey").setLevel(logging.WARNING)   # not three lines per sweep; ours say what it did
+    config = rt.config
+    found = make_worker(config, lambda: rt)
+    where = "Redis" if config.redis_url else f"SQLite ({config.instance / 'huey.db'})"
+    click.echo(f"Worker on {where}: sweeping every {found.interval} s; Ctrl+C stops it")
+    found.huey.flush_locks()
+    found.consumer().run()
+
+
 def serve_app(host: str, port: int, workers: int) -> None:
-    """Serves the web app once the database is there and current; workers fork after the check."""
+    """Serves the web app once the database is there and current; workers fork after the check.
+
+    Mail, webhooks and timers need a worker beside it (`formwork worker`; run.py embeds one)."""
     from engine.runtime import Runtime
     from engine.storage.migrate import require_current
 

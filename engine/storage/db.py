@@ -280,10 +280,16 @@ fw_outbox = sa.Table(
     sa.Column("flow", sa.String(63)),
     sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"),
               sa.ForeignKey("fw_flow_run.id", ondelete="SET NULL")),
-    sa.Column("status", sa.String(16), nullable=False, default="pending"),   # pending, sent, failed
+    # pending -> sending (claimed by one worker) -> sent; back to pending to retry, failed after the
+    # last attempt, held when there is nowhere to send it (mail with no SMTP server configured).
+    sa.Column("status", sa.String(16), nullable=False, default="pending"),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("next_attempt_at", UTCDateTime),
     sa.Column("last_error", sa.Text),
+    sa.Column("claimed_at", UTCDateTime),       # when a worker claimed it; past the lease, another may
+    sa.Column("claimed_by", sa.String(64)),     # the claim's token: only its holder marks the outcome
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("message", sa.JSON),              # mail as rendered for sending: to, cc, subject, body
     sa.Index("ix_fw_outbox_status_next_attempt_at", "status", "next_attempt_at"),
 )
 

@@ -52,6 +52,7 @@ PAGES = (  # endpoint, label, icon, right; a page's area is the module of its vi
     ("admin.access", _l("Why can they see it?"), "eye-question", "users"),
     ("admin.audit", _l("Audit log"), "history", "audit"),
     ("admin.flow_runs", _l("Automation runs"), "robot", "flows"),
+    ("admin.outbox_page", _l("Outbox"), "mail-forward", "flows"),
 )
 
 
@@ -70,4 +71,4 @@ def admin_context() -> dict[str, Any]:
 
 
 # Importing the page modules registers their routes on the blueprint.
-from ui.admin import access, apps, audit, departments, flow_runs, roles, users  # noqa: E402, F401
+from ui.admin import access, apps, audit, departments, flow_runs, outbox, roles, users  # noqa: E402, F401

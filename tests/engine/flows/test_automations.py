@@ -48,6 +48,7 @@ def with_flows(runtime):
     def _install(*flows: dict):
         docs = app_documents(ACCOUNT, QUOTE, LEAD)
         docs["app.json"]["roles"] = copy.deepcopy(ROLES)
+        docs["email_templates/welcome.json"] = {"name": "welcome", "subject": "Welcome", "body": "Hello {{ name }}"}
         for flow in flows:
             docs[f"flows/{flow['name']}.json"] = flow
         install_app(runtime, app_from_documents(docs))
