@@ -31,14 +31,17 @@ def queue_notification(runtime, user_id: int, message: str) -> None:
             flow="tell_owner", run_id=None, now=runtime.clock())
 
 
-def test_a_queued_notification_becomes_an_in_app_notification_once(runtime, clock):
+def test_a_notify_action_needs_no_delivery_and_a_queued_notification_is_delivered_once(runtime, clock):
     install_with(runtime, NOTIFY_OWNER)
     owner = make_user(runtime, "ann")
     lead = runtime.records().create("lead", {"name": "Bo", "owner_id": owner})
+    assert sweep_once(runtime).delivered.sent == 0   # written with the save, in the app at once
+    queue_notification(runtime, owner, "queued before the upgrade")
     assert sweep_once(runtime).delivered.sent == 1
     assert sweep_once(runtime, now=T0 + timedelta(days=1)).delivered.sent == 0
     with runtime.engine.connect() as conn:
-        [note] = latest(conn, owner)
+        queued, note = latest(conn, owner)
+    assert queued.message == "queued before the upgrade"
     assert (note.message, note.entity, note.record_id, note.flow) == ("New lead", "lead", lead["id"], "tell_owner")
 
 
